@@ -1,0 +1,195 @@
+//! Runs a compaction: merges the input tables, drops what no reader can see, and
+//! writes sorted output tables cut at the target size.
+//!
+//! Garbage collection: among the versions of one user key, a version is dropped when a
+//! newer version is already visible to the oldest live snapshot. A tombstone is dropped
+//! when the oldest snapshot sees it and no table below the output level can hold the
+//! key (so nothing older could reappear).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::Compaction;
+use crate::db::DbCore;
+use crate::error::{Error, Result};
+use crate::iter::{BoxedIterator, InternalIterator, MergingIterator};
+use crate::key::{parse_internal_key, SequenceNumber, ValueKind};
+use crate::table::TableBuilder;
+use crate::version::{FileMeta, LevelIterator, Version, VersionEdit};
+
+/// How often the merge loop checks for shutdown.
+const SHUTDOWN_CHECK_INTERVAL: u64 = 1024;
+
+/// True if no table deeper than `output_level` can hold `user_key`.
+fn is_bottom_for_key(version: &Version, output_level: usize, user_key: &[u8]) -> bool {
+    (output_level + 1..version.num_levels()).all(|level| {
+        let files = version.files(level);
+        let i = files.partition_point(|f| f.largest_user_key() < user_key);
+        files.get(i).is_none_or(|f| f.smallest_user_key() > user_key)
+    })
+}
+
+impl DbCore {
+    /// Runs `c` to completion and installs its result.
+    pub(crate) fn run_compaction(&self, c: &Compaction) -> Result<()> {
+        let start = Instant::now();
+        let mut edit = VersionEdit::default();
+        for (level, f) in c.input_files() {
+            edit.deleted.push((level, f.number));
+        }
+        if c.trivial_move {
+            let (level, file) = c
+                .input_files()
+                .next()
+                .ok_or_else(|| Error::InvalidArgument("empty trivial move".into()))?;
+            debug_assert!(level != c.output_level);
+            edit.added.push((c.output_level, FileMeta::clone(file)));
+            self.versions.lock().log_and_apply(edit)?;
+            self.stats.record_move(level);
+            return Ok(());
+        }
+        let mut outputs: Vec<FileMeta> = Vec::new();
+        let merged = self.merge_inputs(c, &mut outputs);
+        if let Err(e) = merged {
+            let mut state = self.state.lock();
+            for o in &outputs {
+                state.pending_outputs.remove(&o.number);
+                let _ = self.fs.remove(&crate::db::filename::table_path(&self.dir, o.number));
+            }
+            return Err(e);
+        }
+        let written: u64 = outputs.iter().map(|o| o.file_size).sum();
+        let numbers: Vec<u64> = outputs.iter().map(|o| o.number).collect();
+        for o in outputs {
+            edit.added.push((c.output_level, o));
+        }
+        let applied = self.versions.lock().log_and_apply(edit);
+        {
+            let mut state = self.state.lock();
+            for n in &numbers {
+                state.pending_outputs.remove(n);
+            }
+        }
+        applied?;
+        self.stats
+            .record_compaction(c.start_level(), c.output_level, c.input_bytes(), written, start.elapsed());
+        Ok(())
+    }
+
+    /// Merges the inputs into new tables, appended to `outputs` as they are finished.
+    fn merge_inputs(&self, c: &Compaction, outputs: &mut Vec<FileMeta>) -> Result<()> {
+        let mut children: Vec<BoxedIterator> = Vec::new();
+        for (level, files) in &c.inputs {
+            if *level == 0 {
+                for f in files {
+                    children.push(Box::new(LevelIterator::new(vec![Arc::clone(f)], Arc::clone(&self.table_cache))));
+                }
+            } else {
+                children.push(Box::new(LevelIterator::new(files.clone(), Arc::clone(&self.table_cache))));
+            }
+        }
+        let mut iter = MergingIterator::new(children);
+        iter.seek_to_first();
+        let smallest_snapshot = self.smallest_snapshot();
+        let mut current_key: Option<Vec<u8>> = None;
+        let mut last_seq_for_key: SequenceNumber = SequenceNumber::MAX;
+        let mut builder: Option<(u64, TableBuilder)> = None;
+        let mut seen = 0u64;
+        while iter.valid() {
+            seen += 1;
+            if seen % SHUTDOWN_CHECK_INTERVAL == 0 && self.shutting_down.load(Ordering::Acquire) {
+                if let Some((number, _)) = builder.take() {
+                    self.abandon_output(number);
+                }
+                return Err(Error::Closed);
+            }
+            let key = iter.key();
+            let parsed = parse_internal_key(key)
+                .ok_or_else(|| Error::corruption(&self.dir, 0, "undecodable key during compaction"))?;
+            let new_user_key = current_key.as_deref() != Some(parsed.user_key);
+            if new_user_key {
+                current_key = Some(parsed.user_key.to_vec());
+                last_seq_for_key = SequenceNumber::MAX;
+            }
+            let drop = if last_seq_for_key <= smallest_snapshot {
+                true
+            } else {
+                parsed.kind == ValueKind::Delete
+                    && parsed.seq <= smallest_snapshot
+                    && is_bottom_for_key(&c.version, c.output_level, parsed.user_key)
+            };
+            last_seq_for_key = parsed.seq;
+            if !drop {
+                // Cut only between user keys, so tables in a level never share a key.
+                if new_user_key {
+                    if let Some((_, b)) = &builder {
+                        if b.estimated_file_size() >= c.target_file_size {
+                            if let Some((number, b)) = builder.take() {
+                                outputs.push(self.finish_output(number, b)?);
+                            }
+                        }
+                    }
+                }
+                if builder.is_none() {
+                    builder = Some(self.start_output()?);
+                }
+                if let Some((_, b)) = builder.as_mut() {
+                    b.add(iter.key(), iter.value())?;
+                }
+            }
+            iter.next();
+        }
+        iter.status()?;
+        if let Some((number, b)) = builder.take() {
+            outputs.push(self.finish_output(number, b)?);
+        }
+        Ok(())
+    }
+
+    fn start_output(&self) -> Result<(u64, TableBuilder)> {
+        let number = {
+            let mut state = self.state.lock();
+            let n = self.versions.lock().new_file_number();
+            state.pending_outputs.insert(n);
+            n
+        };
+        let path = crate::db::filename::table_path(&self.dir, number);
+        match self.fs.create(&path) {
+            Ok(file) => Ok((
+                number,
+                TableBuilder::new(
+                    file,
+                    self.options.block_size,
+                    self.options.compression,
+                    self.options.bloom_bits_per_key,
+                ),
+            )),
+            Err(e) => {
+                self.abandon_output(number);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn finish_output(&self, number: u64, builder: TableBuilder) -> Result<FileMeta> {
+        let summary = match builder.finish() {
+            Ok(s) => s,
+            Err(e) => {
+                self.abandon_output(number);
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = self.fs.sync_dir(&self.dir) {
+            self.abandon_output(number);
+            return Err(e.into());
+        }
+        Ok(crate::db::flush_meta(number, summary))
+    }
+
+    fn abandon_output(&self, number: u64) {
+        let mut state = self.state.lock();
+        state.pending_outputs.remove(&number);
+        let _ = self.fs.remove(&crate::db::filename::table_path(&self.dir, number));
+    }
+}

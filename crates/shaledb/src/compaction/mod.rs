@@ -1,0 +1,113 @@
+//! Compaction: choosing which tables to merge ([`picker`] for leveled, [`tiered`] for
+//! size-tiered) and merging them ([`job`]).
+//!
+//! A [`Compaction`] names its input tables at one level, the overlapping tables at the
+//! output level, and the key range it writes. Running compactions never share an input
+//! table or write overlapping ranges of one level; the picker checks both against the
+//! [`Running`] set, under the database's state lock.
+
+pub(crate) mod job;
+pub(crate) mod picker;
+pub(crate) mod tiered;
+
+use std::sync::Arc;
+
+use crate::version::{FileMeta, Version};
+
+/// One unit of compaction work.
+#[derive(Debug, Clone)]
+pub(crate) struct Compaction {
+    /// The version the inputs were chosen from.
+    pub version: Arc<Version>,
+    /// Input tables by level, in each level's order (level 0 newest first).
+    pub inputs: Vec<(usize, Vec<Arc<FileMeta>>)>,
+    pub output_level: usize,
+    /// Move the single input table to the output level without rewriting it.
+    pub trivial_move: bool,
+    /// User-key range covered (inclusive).
+    pub smallest: Vec<u8>,
+    pub largest: Vec<u8>,
+    /// Cut output tables at this size.
+    pub target_file_size: u64,
+}
+
+impl Compaction {
+    pub(crate) fn new(
+        version: Arc<Version>,
+        inputs: Vec<(usize, Vec<Arc<FileMeta>>)>,
+        output_level: usize,
+        target_file_size: u64,
+    ) -> Self {
+        let all = inputs.iter().flat_map(|(_, files)| files.iter());
+        let smallest = all
+            .clone()
+            .map(|f| f.smallest_user_key())
+            .min()
+            .unwrap_or_default()
+            .to_vec();
+        let largest = all
+            .map(|f| f.largest_user_key())
+            .max()
+            .unwrap_or_default()
+            .to_vec();
+        Compaction {
+            version,
+            inputs,
+            output_level,
+            trivial_move: false,
+            smallest,
+            largest,
+            target_file_size,
+        }
+    }
+
+    pub(crate) fn input_files(&self) -> impl Iterator<Item = (usize, &Arc<FileMeta>)> {
+        self.inputs
+            .iter()
+            .flat_map(|(level, files)| files.iter().map(move |f| (*level, f)))
+    }
+
+    pub(crate) fn input_bytes(&self) -> u64 {
+        self.input_files().map(|(_, f)| f.file_size).sum()
+    }
+
+    /// The level the work is charged to in statistics: the shallowest input level.
+    pub(crate) fn start_level(&self) -> usize {
+        self.inputs.iter().map(|(l, _)| *l).min().unwrap_or(0)
+    }
+}
+
+/// What running compactions hold: input tables and output ranges.
+#[derive(Debug, Default)]
+pub(crate) struct Running {
+    pub files: std::collections::HashSet<u64>,
+    /// (output level, smallest, largest) of each running compaction.
+    pub outputs: Vec<(usize, Vec<u8>, Vec<u8>)>,
+}
+
+impl Running {
+    /// True if `c` shares an input or an output range with running work.
+    pub(crate) fn conflicts(&self, c: &Compaction) -> bool {
+        c.input_files().any(|(_, f)| self.files.contains(&f.number))
+            || self.outputs.iter().any(|(level, lo, hi)| {
+                *level == c.output_level && !(c.largest < *lo || c.smallest > *hi)
+            })
+    }
+
+    pub(crate) fn register(&mut self, c: &Compaction) {
+        self.files.extend(c.input_files().map(|(_, f)| f.number));
+        self.outputs
+            .push((c.output_level, c.smallest.clone(), c.largest.clone()));
+    }
+
+    pub(crate) fn release(&mut self, c: &Compaction) {
+        for (_, f) in c.input_files() {
+            self.files.remove(&f.number);
+        }
+        if let Some(i) = self.outputs.iter().position(|(level, lo, hi)| {
+            *level == c.output_level && *lo == c.smallest && *hi == c.largest
+        }) {
+            self.outputs.swap_remove(i);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Background work: `max_background_jobs` threads run flushes and compactions.
+//!
+//! Flushes come first. With two or more threads, one is always kept free of
+//! compactions, so a flush never waits behind a long compaction. Compactions whose
+//! inputs and output ranges are disjoint run in parallel. Closing the database stops
+//! the workers: a flush in progress finishes, a compaction in progress is abandoned
+//! (its partial outputs deleted, the tree unchanged).
+
+use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::{Db, DbCore};
+use crate::compaction::{picker, tiered, Compaction};
+use crate::error::{Error, Result};
+use crate::options::CompactionStyle;
+
+/// Starts the worker threads.
+pub(crate) fn spawn_workers(core: &Arc<DbCore>) -> Result<Vec<JoinHandle<()>>> {
+    (0..core.options.max_background_jobs)
+        .map(|i| {
+            let core = Arc::clone(core);
+            std::thread::Builder::new()
+                .name(format!("shaledb-bg-{i}"))
+                .spawn(move || worker_loop(&core))
+                .map_err(Error::from)
+        })
+        .collect()
+}
+
+fn worker_loop(core: &DbCore) {
+    let mut state = core.state.lock();
+    loop {
+        if core.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
+        if core.bg_error.lock().is_some() {
+            core.work_cv.wait(&mut state);
+            continue;
+        }
+        if !state.flush_running && !state.imms.is_empty() {
+            state.flush_running = true;
+            drop(state);
+            let result = core.flush_oldest();
+            state = core.state.lock();
+            state.flush_running = false;
+            if let Err(e) = result {
+                drop(state);
+                core.set_bg_error(e);
+                state = core.state.lock();
+            }
+            core.done_cv.notify_all();
+            continue;
+        }
+        let compaction_slots = core.options.max_background_jobs.saturating_sub(1).max(1);
+        if !state.manual_compaction && state.compactions_running < compaction_slots {
+            if let Some(c) = core.pick_compaction(&state.running) {
+                state.running.register(&c);
+                state.compactions_running += 1;
+                drop(state);
+                let result = core.run_compaction(&c);
+                state = core.state.lock();
+                state.running.release(&c);
+                state.compactions_running -= 1;
+                if result.is_ok() {
+                    core.install_super_version(&state);
+                    core.delete_obsolete_files(&state);
+                }
+                core.done_cv.notify_all();
+                match result {
+                    Ok(()) | Err(Error::Closed) => {}
+                    Err(e) => {
+                        drop(state);
+                        core.set_bg_error(e);
+                        state = core.state.lock();
+                    }
+                }
+                continue;
+            }
+        }
+        core.work_cv.wait(&mut state);
+    }
+}
+
+impl DbCore {
+    /// The next compaction the configured style wants, if any.
+    pub(crate) fn pick_compaction(&self, running: &crate::compaction::Running) -> Option<Compaction> {
+        let version = self.versions.lock().current();
+        match self.options.compaction {
+            CompactionStyle::Leveled => picker::pick(&version, &self.options, running),
+            CompactionStyle::Tiered => tiered::pick(&version, &self.options, running),
+        }
+    }
+
+    /// Compacts every table overlapping [`lo`, `hi`] down to the last level.
+    fn compact_range_inner(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Result<()> {
+        let num_levels = self.options.num_levels;
+        let last = num_levels - 1;
+        let mut level = 0;
+        while level < last {
+            self.check_bg_error()?;
+            if self.shutting_down.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            let version = self.versions.lock().current();
+            let inputs = version.overlapping(level, lo, hi);
+            // Skip empty levels on the way down, to land the data in the last level.
+            if inputs.is_empty() {
+                level += 1;
+                continue;
+            }
+            let probe = Compaction::new(Arc::clone(&version), vec![(level, inputs.clone())], level + 1, 0);
+            let output_level = level + 1;
+            let mut all_inputs = vec![(level, inputs)];
+            let next = version.overlapping(output_level, Some(&probe.smallest), Some(&probe.largest));
+            if !next.is_empty() {
+                all_inputs.push((output_level, next));
+            }
+            let c = Compaction::new(version, all_inputs, output_level, self.options.target_file_size);
+            {
+                let mut state = self.state.lock();
+                state.running.register(&c);
+            }
+            let result = self.run_compaction(&c);
+            let mut state = self.state.lock();
+            state.running.release(&c);
+            if result.is_ok() {
+                self.install_super_version(&state);
+                self.delete_obsolete_files(&state);
+            }
+            drop(state);
+            result?;
+            level = output_level;
+        }
+        Ok(())
+    }
+}
+
+fn bound_key<K: AsRef<[u8]>>(b: Bound<&K>) -> Option<Vec<u8>> {
+    match b {
+        Bound::Included(k) | Bound::Excluded(k) => Some(k.as_ref().to_vec()),
+        Bound::Unbounded => None,
+    }
+}
+
+impl Db {
+    /// Compacts every table holding keys in `range` (all of them for `..`) into the last
+    /// level, dropping overwritten and deleted data no snapshot can see. Flushes the
+    /// memtable first and returns when the work is done.
+    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        self.check_open()?;
+        let lo = bound_key(range.start_bound());
+        let hi = bound_key(range.end_bound());
+        self.flush()?;
+        let core = self.core();
+        {
+            let mut state = core.state.lock();
+            while state.manual_compaction || state.compactions_running > 0 {
+                core.check_bg_error()?;
+                if core.shutting_down.load(Ordering::Acquire) {
+                    return Err(Error::Closed);
+                }
+                core.done_cv.wait(&mut state);
+            }
+            state.manual_compaction = true;
+        }
+        let result = core.compact_range_inner(lo.as_deref(), hi.as_deref());
+        {
+            let mut state = core.state.lock();
+            state.manual_compaction = false;
+        }
+        core.done_cv.notify_all();
+        core.work_cv.notify_all();
+        result
+    }
+}

@@ -1,0 +1,86 @@
+//! File names in a database directory.
+//!
+//! `NNNNNN.log` write-ahead logs, `NNNNNN.sst` tables, `MANIFEST-NNNNNN` manifests,
+//! `CURRENT` (names the live manifest), `LOCK` (held while open), and `*.tmp` files
+//! that are renamed into place. All numbers come from one counter, so a number names
+//! one file for the life of the database.
+
+use std::path::{Path, PathBuf};
+
+/// What a file in the database directory is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    Log(u64),
+    Table(u64),
+    Manifest(u64),
+    Current,
+    Lock,
+    Temp,
+}
+
+pub(crate) fn log_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:06}.log"))
+}
+
+pub(crate) fn table_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:06}.sst"))
+}
+
+pub(crate) fn manifest_name(number: u64) -> String {
+    format!("MANIFEST-{number:06}")
+}
+
+pub(crate) fn current_path(dir: &Path) -> PathBuf {
+    dir.join("CURRENT")
+}
+
+pub(crate) fn lock_path(dir: &Path) -> PathBuf {
+    dir.join("LOCK")
+}
+
+/// Classifies a file name; `None` for names the engine does not own.
+pub(crate) fn parse(name: &str) -> Option<FileKind> {
+    if name == "CURRENT" {
+        return Some(FileKind::Current);
+    }
+    if name == "LOCK" {
+        return Some(FileKind::Lock);
+    }
+    if name.ends_with(".tmp") {
+        return Some(FileKind::Temp);
+    }
+    if let Some(n) = name.strip_prefix("MANIFEST-") {
+        return number(n).map(FileKind::Manifest);
+    }
+    if let Some(n) = name.strip_suffix(".log") {
+        return number(n).map(FileKind::Log);
+    }
+    if let Some(n) = name.strip_suffix(".sst") {
+        return number(n).map(FileKind::Table);
+    }
+    None
+}
+
+fn number(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        let dir = Path::new("/db");
+        let name = |p: PathBuf| p.file_name().unwrap().to_str().unwrap().to_string();
+        assert_eq!(parse(&name(log_path(dir, 7))), Some(FileKind::Log(7)));
+        assert_eq!(parse(&name(table_path(dir, 1234567))), Some(FileKind::Table(1234567)));
+        assert_eq!(parse(&manifest_name(3)), Some(FileKind::Manifest(3)));
+        assert_eq!(parse("CURRENT"), Some(FileKind::Current));
+        assert_eq!(parse("x.sst"), None);
+        assert_eq!(parse("notes.txt"), None);
+    }
+}

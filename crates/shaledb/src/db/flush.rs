@@ -1,0 +1,141 @@
+//! Flushes: writing a frozen memtable to a level-0 table.
+//!
+//! One flush runs at a time, oldest memtable first, so the log number recorded after
+//! each flush only moves forward. A flush that fails leaves the memtable in place (its
+//! writes are still in the log) and makes the database read-only.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{filename, Db, DbCore};
+use crate::error::{Error, Result};
+use crate::iter::InternalIterator;
+use crate::memtable::Memtable;
+use crate::table::TableBuilder;
+use crate::version::{FileMeta, VersionEdit};
+
+impl DbCore {
+    /// Writes every entry of `iter` to a new table numbered `number`. Returns `None`
+    /// when the iterator is empty (no file is left behind).
+    pub(crate) fn write_table(
+        &self,
+        number: u64,
+        iter: &mut dyn InternalIterator,
+    ) -> Result<Option<FileMeta>> {
+        let path = filename::table_path(&self.dir, number);
+        let built = (|| -> Result<Option<FileMeta>> {
+            let mut builder = TableBuilder::new(
+                self.fs.create(&path)?,
+                self.options.block_size,
+                self.options.compression,
+                self.options.bloom_bits_per_key,
+            );
+            iter.seek_to_first();
+            while iter.valid() {
+                builder.add(iter.key(), iter.value())?;
+                iter.next();
+            }
+            iter.status()?;
+            if builder.num_entries() == 0 {
+                return Ok(None);
+            }
+            let summary = builder.finish()?;
+            // The new name must be durable before a manifest edit refers to it.
+            self.fs.sync_dir(&self.dir)?;
+            Ok(Some(meta_from_summary(number, summary)))
+        })();
+        if !matches!(built, Ok(Some(_))) {
+            let _ = self.fs.remove(&path);
+        }
+        built
+    }
+
+    /// Flushes the oldest frozen memtable. Called by a background worker that has set
+    /// `flush_running`.
+    pub(crate) fn flush_oldest(&self) -> Result<()> {
+        let (imm, number, next_log) = {
+            let mut state = self.state.lock();
+            let Some(imm) = state.imms.front().cloned() else {
+                return Ok(());
+            };
+            let next_log = state
+                .imms
+                .get(1)
+                .map_or(state.mem.log_number(), |m| m.log_number());
+            let number = self.versions.lock().new_file_number();
+            state.pending_outputs.insert(number);
+            (imm, number, next_log)
+        };
+        let result = self.flush_memtable(&imm, number, next_log);
+        let mut state = self.state.lock();
+        state.pending_outputs.remove(&number);
+        if result.is_ok() {
+            if state.imms.front().is_some_and(|m| Arc::ptr_eq(m, &imm)) {
+                state.imms.pop_front();
+            }
+            self.install_super_version(&state);
+            self.delete_obsolete_files(&state);
+        }
+        drop(state);
+        self.done_cv.notify_all();
+        self.work_cv.notify_all();
+        result
+    }
+
+    fn flush_memtable(&self, imm: &Arc<Memtable>, number: u64, next_log: u64) -> Result<()> {
+        let start = std::time::Instant::now();
+        let mut iter = imm.iter();
+        let meta = self.write_table(number, &mut iter)?;
+        let mut edit = VersionEdit {
+            log_number: Some(next_log),
+            ..VersionEdit::default()
+        };
+        let bytes = meta.as_ref().map_or(0, |m| m.file_size);
+        if let Some(meta) = meta {
+            edit.added.push((0, meta));
+        }
+        {
+            let mut versions = self.versions.lock();
+            versions.set_last_sequence(self.last_sequence.load(Ordering::Acquire));
+            versions.log_and_apply(edit)?;
+        }
+        self.stats.record_flush(bytes, start.elapsed());
+        Ok(())
+    }
+}
+
+/// The manifest record for a freshly written table.
+pub(crate) fn meta_from_summary(number: u64, summary: crate::table::TableSummary) -> FileMeta {
+    FileMeta {
+        number,
+        file_size: summary.file_size,
+        smallest: summary.smallest,
+        largest: summary.largest,
+        smallest_seq: summary.properties.smallest_seq,
+        largest_seq: summary.properties.largest_seq,
+        num_entries: summary.properties.num_entries,
+        num_deletions: summary.properties.num_deletions,
+    }
+}
+
+impl Db {
+    /// Writes the active memtable to a table and waits until it and every older frozen
+    /// memtable are durable in tables.
+    pub fn flush(&self) -> Result<()> {
+        self.check_open()?;
+        let core = self.core();
+        core.switch_for_flush()?;
+        let mut state = core.state.lock();
+        loop {
+            core.check_bg_error()?;
+            if core.shutting_down.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            if state.imms.is_empty() {
+                return Ok(());
+            }
+            core.work_cv.notify_all();
+            core.done_cv.wait(&mut state);
+        }
+    }
+}

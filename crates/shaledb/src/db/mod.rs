@@ -1,0 +1,268 @@
+//! The database handle and the engine core it shares with background threads.
+//!
+//! Locks, always taken in this order (never the reverse):
+//! 1. `writers` — the group-commit queue; its front writer is the leader, the only
+//!    thread that appends to the log, inserts into the memtable or switches memtables.
+//! 2. `state` — the memtables, background-job bookkeeping and the files being written.
+//! 3. `versions` — the version set and the manifest.
+//!
+//! Readers take none of these: they clone the current [`SuperVersion`] (an `Arc`
+//! behind a briefly held read lock) and read the visible sequence number atomically.
+
+mod background;
+pub(crate) mod filename;
+mod flush;
+mod open;
+mod read;
+mod snapshot;
+mod stats;
+mod write;
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+pub use snapshot::Snapshot;
+pub(crate) use flush::meta_from_summary as flush_meta;
+
+use crate::cache::TableCache;
+use crate::error::{Error, Result};
+use crate::fs::{FileLock, FileSystem};
+use crate::key::SequenceNumber;
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::version::{Version, VersionSet};
+use crate::wal::LogWriter;
+use stats::Stats;
+use write::Writer;
+
+/// The sources a read consults, captured together: the active memtable, the frozen
+/// ones (newest first) and the table version.
+pub(crate) struct SuperVersion {
+    pub mem: Arc<Memtable>,
+    pub imms: Vec<Arc<Memtable>>,
+    pub version: Arc<Version>,
+}
+
+/// Mutable engine state guarded by `DbCore::state`.
+pub(crate) struct State {
+    pub mem: Arc<Memtable>,
+    /// Frozen memtables waiting for a flush, oldest first.
+    pub imms: VecDeque<Arc<Memtable>>,
+    pub flush_running: bool,
+    pub compactions_running: usize,
+    /// Inputs and output ranges of running compactions.
+    pub running: crate::compaction::Running,
+    /// File numbers being written (tables not yet in a version).
+    pub pending_outputs: HashSet<u64>,
+    /// A manual compaction waiting for or holding the compaction slot.
+    pub manual_compaction: bool,
+}
+
+/// The open log being appended to.
+pub(crate) struct Wal {
+    pub writer: LogWriter,
+}
+
+/// Everything shared by the handle and the background threads.
+pub(crate) struct DbCore {
+    pub dir: PathBuf,
+    pub options: Options,
+    pub fs: Arc<dyn FileSystem>,
+    pub table_cache: Arc<TableCache>,
+    pub writers: Mutex<VecDeque<Arc<Writer>>>,
+    pub writers_cv: Condvar,
+    pub wal: Mutex<Option<Wal>>,
+    pub state: Mutex<State>,
+    /// Wakes background workers.
+    pub work_cv: Condvar,
+    /// Wakes writers waiting for room and callers waiting for a flush or compaction.
+    pub done_cv: Condvar,
+    pub versions: Mutex<VersionSet>,
+    pub super_version: RwLock<Arc<SuperVersion>>,
+    /// The newest sequence number visible to readers.
+    pub last_sequence: AtomicU64,
+    /// Live snapshots: sequence number -> how many handles.
+    pub snapshots: Mutex<BTreeMap<SequenceNumber, usize>>,
+    pub bg_error: Mutex<Option<Arc<Error>>>,
+    pub shutting_down: AtomicBool,
+    pub stats: Stats,
+    pub lock: Mutex<Option<Box<dyn FileLock>>>,
+}
+
+impl DbCore {
+    /// Fails with the background error, if one has made the database read-only.
+    pub(crate) fn check_bg_error(&self) -> Result<()> {
+        match &*self.bg_error.lock() {
+            Some(e) => Err(Error::ReadOnly(Arc::clone(e))),
+            None => Ok(()),
+        }
+    }
+
+    /// Records the first background error and wakes everyone waiting.
+    pub(crate) fn set_bg_error(&self, e: Error) {
+        tracing::error!(error = %e, "background error: database is now read-only");
+        {
+            let mut slot = self.bg_error.lock();
+            if slot.is_none() {
+                *slot = Some(Arc::new(e));
+            }
+        }
+        // Take and drop the state lock so no waiter misses the wake-up.
+        drop(self.state.lock());
+        self.done_cv.notify_all();
+        self.work_cv.notify_all();
+    }
+
+    /// Rebuilds the super version from the state and the current version. Callers hold
+    /// the state lock (passed in) so memtable changes and version changes serialize.
+    pub(crate) fn install_super_version(&self, state: &State) {
+        let version = self.versions.lock().current();
+        let sv = SuperVersion {
+            mem: Arc::clone(&state.mem),
+            imms: state.imms.iter().rev().cloned().collect(),
+            version,
+        };
+        *self.super_version.write() = Arc::new(sv);
+    }
+
+    pub(crate) fn current_super_version(&self) -> Arc<SuperVersion> {
+        Arc::clone(&self.super_version.read())
+    }
+
+    /// The oldest sequence number any snapshot can read at.
+    pub(crate) fn smallest_snapshot(&self) -> SequenceNumber {
+        let snaps = self.snapshots.lock();
+        let last = self.last_sequence.load(Ordering::Acquire);
+        snaps.keys().next().copied().unwrap_or(last).min(last)
+    }
+
+    /// Deletes files no version, memtable or running job needs. Callers hold the state
+    /// lock.
+    pub(crate) fn delete_obsolete_files(&self, state: &State) {
+        let (live, log_number, manifest) = {
+            let mut versions = self.versions.lock();
+            (versions.live_tables(), versions.log_number(), versions.manifest_number())
+        };
+        let Ok(names) = self.fs.list(&self.dir) else {
+            return;
+        };
+        for name in names {
+            let obsolete = match filename::parse(&name) {
+                Some(filename::FileKind::Log(n)) => n < log_number,
+                Some(filename::FileKind::Table(n)) => {
+                    !live.contains(&n) && !state.pending_outputs.contains(&n)
+                }
+                Some(filename::FileKind::Manifest(n)) => n != manifest,
+                Some(filename::FileKind::Temp) => true,
+                _ => false,
+            };
+            if obsolete {
+                if let Some(filename::FileKind::Table(n)) = filename::parse(&name) {
+                    self.table_cache.evict(n);
+                }
+                let path = self.dir.join(&name);
+                if let Err(e) = self.fs.remove(&path) {
+                    tracing::warn!(file = %path.display(), error = %e, "could not delete obsolete file");
+                }
+            }
+        }
+    }
+}
+
+/// The part of the handle whose drop closes the database.
+struct DbHandle {
+    core: Arc<DbCore>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+impl DbHandle {
+    fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.core.shutting_down.store(true, Ordering::Release);
+        {
+            let _state = self.core.state.lock();
+            self.core.work_cv.notify_all();
+            self.core.done_cv.notify_all();
+        }
+        let workers = std::mem::take(&mut *self.workers.lock());
+        for w in workers {
+            let _ = w.join();
+        }
+        // Hand everything written to the OS; keep going to release the lock even if it
+        // fails, then report the failure.
+        let flushed = match self.core.wal.lock().as_mut() {
+            Some(wal) => wal.writer.flush().map_err(Error::from),
+            None => Ok(()),
+        };
+        *self.core.lock.lock() = None;
+        flushed
+    }
+}
+
+impl Drop for DbHandle {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "error while closing the database");
+        }
+    }
+}
+
+/// An open database. Cheap to clone; clones share the same database and may be used
+/// from many threads at once. The database closes when the last clone is dropped, or
+/// explicitly with [`Db::close`].
+#[derive(Clone)]
+pub struct Db {
+    handle: Arc<DbHandle>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("dir", &self.core().dir).finish()
+    }
+}
+
+impl Db {
+    /// Opens the database in `dir`, creating it if missing (unless
+    /// `options.create_if_missing` is false), and recovers from the logs.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let (core, workers) = open::open(dir.as_ref(), options)?;
+        Ok(Db {
+            handle: Arc::new(DbHandle {
+                core,
+                workers: Mutex::new(workers),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    pub(crate) fn core(&self) -> &Arc<DbCore> {
+        &self.handle.core
+    }
+
+    /// Closes the database: stops background work, hands buffered log data to the OS
+    /// and releases the lock, reporting any error. Other clones of this handle see
+    /// [`Error::Closed`] afterwards.
+    pub fn close(self) -> Result<()> {
+        self.handle.shutdown()
+    }
+
+    /// The directory the database lives in.
+    pub fn path(&self) -> &Path {
+        &self.core().dir
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.handle.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+}

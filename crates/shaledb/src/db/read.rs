@@ -1,0 +1,131 @@
+//! The read path: point lookups and iterators.
+//!
+//! A read captures the visible sequence number first and the super version second, so
+//! every write at or below that sequence number is in the captured sources.
+
+use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{Db, DbCore};
+use crate::error::Result;
+use crate::iter::{BoxedIterator, Iter, MergingIterator};
+use crate::key::SequenceNumber;
+use crate::memtable::Lookup;
+
+/// Copies a range's bounds into owned keys.
+pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(
+    range: &R,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let own = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (own(range.start_bound()), own(range.end_bound()))
+}
+
+/// The bounds of all keys starting with `prefix`.
+pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    // The smallest key above every key with the prefix: drop trailing 0xff bytes, then
+    // increment the last byte. A prefix of only 0xff bytes has no upper bound.
+    let mut upper = prefix.to_vec();
+    while upper.last() == Some(&0xff) {
+        upper.pop();
+    }
+    let end = match upper.last_mut() {
+        Some(last) => {
+            *last += 1;
+            Bound::Excluded(upper)
+        }
+        None => Bound::Unbounded,
+    };
+    (Bound::Included(prefix.to_vec()), end)
+}
+
+impl DbCore {
+    /// The newest value of `key` at or below `seq`.
+    pub(crate) fn get_at(&self, key: &[u8], seq: SequenceNumber) -> Result<Option<Vec<u8>>> {
+        let sv = self.current_super_version();
+        for mem in std::iter::once(&sv.mem).chain(sv.imms.iter()) {
+            match mem.get(key, seq) {
+                Lookup::Found(v) => return Ok(Some(v)),
+                Lookup::Deleted => return Ok(None),
+                Lookup::NotFound => {}
+            }
+        }
+        match sv.version.get(key, seq, &self.table_cache)? {
+            Lookup::Found(v) => Ok(Some(v)),
+            Lookup::Deleted | Lookup::NotFound => Ok(None),
+        }
+    }
+
+    /// An iterator over `bounds` at `seq`, pinning the current sources.
+    pub(crate) fn iter_at(
+        &self,
+        bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        seq: SequenceNumber,
+    ) -> Iter {
+        let sv = self.current_super_version();
+        let tables = Arc::clone(&self.table_cache);
+        let factory = Box::new(move || -> BoxedIterator {
+            let mut children: Vec<BoxedIterator> = Vec::with_capacity(sv.imms.len() + 8);
+            children.push(Box::new(sv.mem.iter()));
+            for imm in &sv.imms {
+                children.push(Box::new(imm.iter()));
+            }
+            sv.version.add_iterators(&tables, &mut children);
+            Box::new(MergingIterator::new(children))
+        });
+        Iter::new(factory, seq, bounds.0, bounds.1)
+    }
+
+    pub(crate) fn visible_sequence(&self) -> SequenceNumber {
+        self.last_sequence.load(Ordering::Acquire)
+    }
+}
+
+impl Db {
+    /// The current value of `key`, or `None` if it is absent or deleted.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        self.check_open()?;
+        let core = self.core();
+        core.get_at(key.as_ref(), core.visible_sequence())
+    }
+
+    /// True if `key` has a value.
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Entries with keys in `range`, ascending; `.rev()` walks descending. The iterator
+    /// reads a fixed point-in-time view taken when it is created.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
+        let core = self.core();
+        core.iter_at(owned_bounds(&range), core.visible_sequence())
+    }
+
+    /// Every entry, ascending (`.rev()` for descending).
+    pub fn iter(&self) -> Iter {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// Entries whose key starts with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        let core = self.core();
+        core.iter_at(prefix_bounds(prefix.as_ref()), core.visible_sequence())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_upper_bound_carries_past_0xff() {
+        assert_eq!(prefix_bounds(b"ab").1, Bound::Excluded(b"ac".to_vec()));
+        assert_eq!(prefix_bounds(b"a\xff\xff").1, Bound::Excluded(b"b".to_vec()));
+        assert_eq!(prefix_bounds(b"\xff").1, Bound::Unbounded);
+        assert_eq!(prefix_bounds(b"").1, Bound::Unbounded);
+    }
+}

@@ -1,0 +1,298 @@
+//! The write path, with group commit.
+//!
+//! Each write joins the `writers` queue. The writer at the front is the leader: it makes
+//! room (switching to a new memtable and log when the current one is full, and waiting
+//! when background work is behind), takes the batches queued behind it as one group,
+//! appends them to the log as one record, syncs once if any writer asked for it, inserts
+//! them into the memtable, publishes the new sequence number, and wakes the group.
+//! Followers simply wait for their result.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, MutexGuard};
+
+use super::{filename, Db, DbCore, Wal};
+use crate::batch::{DecodedBatch, WriteBatch};
+use crate::error::{Error, Result};
+use crate::key::MAX_SEQUENCE;
+use crate::memtable::Memtable;
+use crate::options::WriteOptions;
+use crate::wal::LogWriter;
+
+/// A group stops growing past this many bytes, so one slow writer's latency stays
+/// bounded.
+const MAX_GROUP_BYTES: usize = 1 << 20;
+
+/// One queued write.
+pub(crate) struct Writer {
+    batch: WriteBatch,
+    sync: bool,
+    disable_wal: bool,
+    /// A flush request: switch the memtable even if it is not full.
+    force_switch: bool,
+    result: Mutex<Option<Result<()>>>,
+}
+
+impl DbCore {
+    pub(crate) fn write(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
+        self.enqueue(Writer {
+            batch,
+            sync: opts.sync,
+            disable_wal: opts.disable_wal,
+            force_switch: false,
+            result: Mutex::new(None),
+        })
+    }
+
+    /// Freezes the active memtable (if it holds anything) so it gets flushed; returns
+    /// the memtable to wait for.
+    pub(crate) fn switch_for_flush(&self) -> Result<()> {
+        self.enqueue(Writer {
+            batch: WriteBatch::new(),
+            sync: false,
+            disable_wal: false,
+            force_switch: true,
+            result: Mutex::new(None),
+        })
+    }
+
+    fn enqueue(&self, writer: Writer) -> Result<()> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let me = Arc::new(writer);
+        let mut queue = self.writers.lock();
+        queue.push_back(Arc::clone(&me));
+        loop {
+            if let Some(result) = me.result.lock().take() {
+                return result;
+            }
+            if queue.front().is_some_and(|front| Arc::ptr_eq(front, &me)) {
+                break;
+            }
+            self.writers_cv.wait(&mut queue);
+        }
+        // Leader.
+        let outcome = self.lead(&me, queue);
+        let mut queue = self.writers.lock();
+        let group_len = outcome.as_ref().map_or(1, |n| *n);
+        for _ in 0..group_len {
+            if let Some(w) = queue.pop_front() {
+                if !Arc::ptr_eq(&w, &me) {
+                    let r = match &outcome {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e.duplicate()),
+                    };
+                    *w.result.lock() = Some(r);
+                }
+            }
+        }
+        self.writers_cv.notify_all();
+        outcome.map(|_| ())
+    }
+
+    /// Does the leader's work; returns how many queued writers the group covered.
+    fn lead(
+        &self,
+        me: &Arc<Writer>,
+        queue: MutexGuard<'_, VecDeque<Arc<Writer>>>,
+    ) -> Result<usize> {
+        // Make room while still holding the queue, so no writer slips past the leader.
+        drop(queue);
+        self.check_bg_error()?;
+        self.make_room(me.force_switch)?;
+        if me.force_switch {
+            return Ok(1);
+        }
+        let queue = self.writers.lock();
+        let mut group: Vec<Arc<Writer>> = Vec::new();
+        let mut bytes = 0usize;
+        for w in queue.iter() {
+            if w.force_switch || (!group.is_empty() && w.disable_wal != me.disable_wal) {
+                break;
+            }
+            if !group.is_empty() && bytes + w.batch.size_in_bytes() > MAX_GROUP_BYTES {
+                break;
+            }
+            bytes += w.batch.size_in_bytes();
+            group.push(Arc::clone(w));
+        }
+        drop(queue);
+
+        let count: u64 = group.iter().map(|w| w.batch.len() as u64).sum();
+        let first_seq = self.last_sequence.load(Ordering::Acquire) + 1;
+        if first_seq + count > MAX_SEQUENCE {
+            return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
+        }
+        let mut combined;
+        let record: &WriteBatch = if group.len() == 1 {
+            combined = group[0].batch.clone();
+            combined.set_sequence(first_seq);
+            &combined
+        } else {
+            combined = WriteBatch::new();
+            for w in &group {
+                combined.append(&w.batch);
+            }
+            combined.set_sequence(first_seq);
+            &combined
+        };
+        let sync = group.iter().any(|w| w.sync);
+        let mem = Arc::clone(&self.state.lock().mem);
+        if !me.disable_wal && count > 0 {
+            let mut wal = self.wal.lock();
+            let wal = wal.as_mut().ok_or(Error::Closed)?;
+            let appended = wal
+                .writer
+                .add_record(record.encoded())
+                .and_then(|()| if sync { wal.writer.sync() } else { wal.writer.flush() });
+            if let Err(e) = appended {
+                // The log may hold part of this record; nothing more may be written to
+                // it, and the failure is never retried as if the data were safe.
+                let err = Error::Io(e);
+                self.set_bg_error(err.duplicate());
+                return Err(err);
+            }
+            self.stats.wal_bytes.fetch_add(record.encoded().len() as u64, Ordering::Relaxed);
+            if sync {
+                self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        insert_batch(&mem, record)?;
+        self.last_sequence
+            .store(first_seq + count - 1, Ordering::Release);
+        self.stats.user_bytes_written.fetch_add(
+            (record.encoded().len() - crate::batch::BATCH_HEADER_LEN) as u64,
+            Ordering::Relaxed,
+        );
+        Ok(group.len())
+    }
+
+    /// Ensures the active memtable has room, switching it when full (or when
+    /// `force`), and stalls while background work is too far behind.
+    fn make_room(&self, force: bool) -> Result<()> {
+        let opts = &self.options;
+        let mut slowed = false;
+        let mut state = self.state.lock();
+        loop {
+            self.check_bg_error()?;
+            if self.shutting_down.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            let l0_files = self.current_super_version().version.files(0).len();
+            if !force && !slowed && l0_files >= opts.level0_slowdown_writes_trigger {
+                // Too many level-0 files: delay this write a little so compaction
+                // catches up gradually instead of writes stopping all at once.
+                drop(state);
+                let start = Instant::now();
+                std::thread::sleep(Duration::from_millis(1));
+                self.stats.record_stall(start.elapsed(), false);
+                slowed = true;
+                state = self.state.lock();
+                continue;
+            }
+            let full = state.mem.approximate_bytes() >= opts.memtable_size;
+            if !force && !full {
+                return Ok(());
+            }
+            if force && state.mem.is_empty() {
+                return Ok(());
+            }
+            if state.imms.len() >= opts.max_immutable_memtables
+                || l0_files >= opts.level0_stop_writes_trigger
+            {
+                let start = Instant::now();
+                self.work_cv.notify_all();
+                self.done_cv.wait_for(&mut state, Duration::from_millis(100));
+                self.stats.record_stall(start.elapsed(), true);
+                continue;
+            }
+            self.switch_memtable(&mut state)?;
+            return Ok(());
+        }
+    }
+
+    /// Freezes the active memtable and starts a new log and memtable. Called by the
+    /// leader with the state lock held.
+    fn switch_memtable(&self, state: &mut super::State) -> Result<()> {
+        let number = self.versions.lock().new_file_number();
+        let path = filename::log_path(&self.dir, number);
+        let opened = self.fs.create(&path).and_then(|file| {
+            self.fs.sync_dir(&self.dir)?;
+            Ok(file)
+        });
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = self.fs.remove(&path);
+                return Err(e.into());
+            }
+        };
+        {
+            let mut wal = self.wal.lock();
+            if let Some(old) = wal.as_mut() {
+                // The old log must be durable before records go to the new one, so a
+                // power loss can never keep later writes and lose earlier ones.
+                if let Err(e) = old.writer.sync() {
+                    let err = Error::Io(e);
+                    self.set_bg_error(err.duplicate());
+                    return Err(err);
+                }
+            }
+            *wal = Some(Wal {
+                writer: LogWriter::new(file),
+            });
+        }
+        let old = std::mem::replace(&mut state.mem, Arc::new(Memtable::new(number)));
+        state.imms.push_back(old);
+        self.install_super_version(state);
+        self.work_cv.notify_all();
+        Ok(())
+    }
+}
+
+/// Applies a batch whose sequence number is set to a memtable.
+pub(crate) fn insert_batch(mem: &Memtable, batch: &WriteBatch) -> Result<()> {
+    let decoded = DecodedBatch::decode(batch.encoded()).map_err(Error::InvalidArgument)?;
+    insert_decoded(mem, &decoded).map_err(Error::InvalidArgument)
+}
+
+/// Applies a decoded batch to a memtable.
+pub(crate) fn insert_decoded(mem: &Memtable, batch: &DecodedBatch<'_>) -> Result<(), String> {
+    for (i, entry) in batch.iter().enumerate() {
+        let entry = entry?;
+        mem.add(batch.sequence + i as u64, entry.kind, entry.key, entry.value);
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.write(batch)
+    }
+
+    /// Removes `key`. Removing an absent key is not an error.
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.write(batch)
+    }
+
+    /// Applies every write in `batch` atomically, also across a crash.
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.write_opt(batch, &WriteOptions::default())
+    }
+
+    /// Applies `batch` atomically with the given options; with `sync` the batch is
+    /// durable when this returns.
+    pub fn write_opt(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
+        self.check_open()?;
+        self.core().write(batch, opts)
+    }
+}

@@ -1,0 +1,73 @@
+//! The file-system seam: every file the engine touches goes through [`FileSystem`].
+//!
+//! The real implementation, [`RealFileSystem`], is the default. Tests substitute one
+//! that loses unsynced data or fails operations, without the engine knowing. Calls are
+//! coarse (one per appended record or block read), so the dynamic dispatch costs
+//! nothing measurable on the hot path.
+//!
+//! Thread-safety: a [`FileSystem`] and a [`RandomAccessFile`] are shared between
+//! threads; a [`WritableFile`] is owned by one writer at a time.
+
+mod real;
+
+use std::fmt::Debug;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use real::RealFileSystem;
+
+/// A file opened for appending, written by one thread at a time.
+pub trait WritableFile: Send + Sync {
+    /// Appends bytes. They may sit in a user-space buffer until [`WritableFile::flush`].
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Hands buffered bytes to the operating system: they survive a process crash but
+    /// not a power loss.
+    fn flush(&mut self) -> io::Result<()>;
+    /// Flushes, then makes the file's data durable (fdatasync).
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+/// A file opened for positional reads from many threads.
+pub trait RandomAccessFile: Send + Sync {
+    /// Fills `buf` from `offset`; an error if the file is shorter.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// The file's length in bytes.
+    fn len(&self) -> io::Result<u64>;
+}
+
+/// A held lock on a database directory; dropping it releases the lock.
+pub trait FileLock: Send + Sync {}
+
+/// The operations the engine needs from a file system.
+pub trait FileSystem: Debug + Send + Sync + 'static {
+    /// Creates (or truncates) a file for appending.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Opens an existing file for reading.
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Atomically renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Lists the file names (not paths) in a directory.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Creates a directory and its parents.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// True if the path exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Takes an exclusive lock on `path`, creating it; `ErrorKind::WouldBlock` if another
+    /// holder has it.
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+    /// Makes the directory's entries (new and renamed names) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// Reads a whole file through the seam.
+pub(crate) fn read_all(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
+    let file = fs.open(path)?;
+    let len = usize::try_from(file.len()?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, 0)?;
+    Ok(buf)
+}

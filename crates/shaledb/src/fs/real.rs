@@ -1,0 +1,147 @@
+//! The operating system's file system, through `std::fs`.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+
+/// The default [`FileSystem`]: plain files, `fdatasync`, and `flock`-style locks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealFileSystem;
+
+struct RealWritable {
+    file: BufWriter<File>,
+}
+
+impl WritableFile for RealWritable {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().sync_data()
+    }
+}
+
+struct RealRandomAccess {
+    file: File,
+}
+
+impl RandomAccessFile for RealRandomAccess {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+}
+
+/// An OS lock on the LOCK file. OS file locks are per open file description, so two
+/// handles in one process would not exclude each other; a process-wide set of locked
+/// paths closes that gap.
+struct RealLock {
+    _file: File,
+    path: PathBuf,
+}
+
+fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
+    static LOCKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    LOCKED.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+impl FileLock for RealLock {}
+
+impl Drop for RealLock {
+    fn drop(&mut self) {
+        if let Ok(mut set) = locked_paths().lock() {
+            set.remove(&self.path);
+        }
+    }
+}
+
+impl FileSystem for RealFileSystem {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        Ok(Box::new(RealWritable {
+            file: BufWriter::with_capacity(64 << 10, file),
+        }))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        Ok(Arc::new(RealRandomAccess {
+            file: File::open(path)?,
+        }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let canonical = path.canonicalize()?;
+        let mut set = locked_paths()
+            .lock()
+            .map_err(|_| io::Error::other("lock registry poisoned"))?;
+        if set.contains(&canonical) {
+            return Err(io::Error::from(io::ErrorKind::WouldBlock));
+        }
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        set.insert(canonical.clone());
+        Ok(Box::new(RealLock {
+            _file: file,
+            path: canonical,
+        }))
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}

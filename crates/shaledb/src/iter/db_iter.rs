@@ -1,0 +1,315 @@
+//! The user-facing iterator: hides sequence numbers, overwritten versions, tombstones
+//! and writes newer than the snapshot, and honours the range bounds.
+//!
+//! [`Iter`] is double-ended: it builds one forward and one backward [`DbCursor`] on
+//! demand over the same pinned sources, and stops when the two ends meet, so each
+//! cursor only ever moves one way.
+
+use std::ops::Bound;
+
+use super::BoxedIterator;
+use crate::error::{Error, Result};
+use crate::key::{
+    make_internal_key, parse_internal_key, SequenceNumber, ValueKind, KIND_FOR_SEEK,
+    MAX_SEQUENCE,
+};
+
+/// Builds a fresh merged iterator over the pinned sources of one read view.
+pub(crate) type SourceFactory = Box<dyn Fn() -> BoxedIterator + Send + Sync>;
+
+/// One key-value pair as returned to users.
+pub type KvPair = (Vec<u8>, Vec<u8>);
+
+/// A one-directional cursor over visible user entries.
+pub(crate) struct DbCursor {
+    inner: BoxedIterator,
+    snapshot: SequenceNumber,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    /// Forward: the user key already decided (its older versions are skipped).
+    skip: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl DbCursor {
+    /// A cursor that walks ascending from the lower bound.
+    pub(crate) fn forward(
+        mut inner: BoxedIterator,
+        snapshot: SequenceNumber,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+    ) -> Self {
+        let mut skip = None;
+        match &lower {
+            Bound::Unbounded => inner.seek_to_first(),
+            Bound::Included(k) => inner.seek(&make_internal_key(k, MAX_SEQUENCE, KIND_FOR_SEEK)),
+            Bound::Excluded(k) => {
+                inner.seek(&make_internal_key(k, MAX_SEQUENCE, KIND_FOR_SEEK));
+                skip = Some(k.clone());
+            }
+        }
+        DbCursor {
+            inner,
+            snapshot,
+            lower,
+            upper,
+            skip,
+            done: false,
+        }
+    }
+
+    /// A cursor that walks descending from the upper bound.
+    pub(crate) fn backward(
+        mut inner: BoxedIterator,
+        snapshot: SequenceNumber,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+    ) -> Self {
+        match &upper {
+            Bound::Unbounded => inner.seek_to_last(),
+            // The oldest possible version of `k` is its largest internal key.
+            Bound::Included(k) | Bound::Excluded(k) => {
+                inner.seek_for_prev(&make_internal_key(k, 0, ValueKind::Delete))
+            }
+        }
+        DbCursor {
+            inner,
+            snapshot,
+            lower,
+            upper,
+            skip: None,
+            done: false,
+        }
+    }
+
+    fn finish(&mut self) -> Option<Result<KvPair>> {
+        self.done = true;
+        match self.inner.status() {
+            Ok(()) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn corrupt_key(&mut self) -> Option<Result<KvPair>> {
+        self.done = true;
+        Some(Err(Error::corruption(
+            "<iterator>",
+            0,
+            "undecodable internal key",
+        )))
+    }
+
+    fn above_upper(&self, user_key: &[u8]) -> bool {
+        match &self.upper {
+            Bound::Unbounded => false,
+            Bound::Included(u) => user_key > u.as_slice(),
+            Bound::Excluded(u) => user_key >= u.as_slice(),
+        }
+    }
+
+    fn below_lower(&self, user_key: &[u8]) -> bool {
+        match &self.lower {
+            Bound::Unbounded => false,
+            Bound::Included(l) => user_key < l.as_slice(),
+            Bound::Excluded(l) => user_key <= l.as_slice(),
+        }
+    }
+
+    /// The next visible entry in ascending order.
+    pub(crate) fn next_forward(&mut self) -> Option<Result<KvPair>> {
+        while !self.done {
+            if !self.inner.valid() {
+                return self.finish();
+            }
+            let Some(parsed) = parse_internal_key(self.inner.key()) else {
+                return self.corrupt_key();
+            };
+            if parsed.seq > self.snapshot {
+                self.inner.next();
+                continue;
+            }
+            if self.above_upper(parsed.user_key) {
+                return self.finish();
+            }
+            if self.skip.as_deref() == Some(parsed.user_key) {
+                self.inner.next();
+                continue;
+            }
+            let user_key = parsed.user_key.to_vec();
+            let item = match parsed.kind {
+                ValueKind::Put => Some((user_key.clone(), self.inner.value().to_vec())),
+                ValueKind::Delete => None,
+            };
+            self.skip = Some(user_key);
+            self.inner.next();
+            if let Some(kv) = item {
+                return Some(Ok(kv));
+            }
+        }
+        None
+    }
+
+    /// The next visible entry in descending order.
+    pub(crate) fn next_backward(&mut self) -> Option<Result<KvPair>> {
+        while !self.done {
+            if !self.inner.valid() {
+                return self.finish();
+            }
+            let Some(parsed) = parse_internal_key(self.inner.key()) else {
+                return self.corrupt_key();
+            };
+            if self.below_lower(parsed.user_key) {
+                return self.finish();
+            }
+            if self.above_upper(parsed.user_key) {
+                self.inner.prev();
+                continue;
+            }
+            // Walking backward meets a key's versions oldest first; the last visible
+            // one seen is the newest.
+            let user_key = parsed.user_key.to_vec();
+            let mut newest: Option<(ValueKind, Vec<u8>)> = None;
+            while self.inner.valid() {
+                let Some(p) = parse_internal_key(self.inner.key()) else {
+                    return self.corrupt_key();
+                };
+                if p.user_key != user_key.as_slice() {
+                    break;
+                }
+                if p.seq <= self.snapshot {
+                    newest = Some((p.kind, self.inner.value().to_vec()));
+                }
+                self.inner.prev();
+            }
+            if let Err(e) = self.inner.status() {
+                self.done = true;
+                return Some(Err(e));
+            }
+            if let Some((ValueKind::Put, value)) = newest {
+                return Some(Ok((user_key, value)));
+            }
+        }
+        None
+    }
+}
+
+/// An iterator over a key range at a fixed point in time, ascending with `next` and
+/// descending with `next_back`. Items are `Result<(key, value)>`; after an error the
+/// iterator ends.
+pub struct Iter {
+    factory: SourceFactory,
+    snapshot: SequenceNumber,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    front: Option<DbCursor>,
+    back: Option<DbCursor>,
+    /// Last key returned from the front, and from the back: the ends must not cross.
+    front_key: Option<Vec<u8>>,
+    back_key: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Iter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iter")
+            .field("snapshot", &self.snapshot)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Iter {
+    pub(crate) fn new(
+        factory: SourceFactory,
+        snapshot: SequenceNumber,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+    ) -> Self {
+        Iter {
+            factory,
+            snapshot,
+            lower,
+            upper,
+            front: None,
+            back: None,
+            front_key: None,
+            back_key: None,
+            done: false,
+        }
+    }
+
+    /// Ends the iteration for good if `item` is an error.
+    fn check(&mut self, item: Option<Result<KvPair>>) -> Option<Result<KvPair>> {
+        match item {
+            None => {
+                self.done = true;
+                None
+            }
+            Some(Err(e)) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            Some(Ok(kv)) => Some(Ok(kv)),
+        }
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<KvPair>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let cursor = self.front.get_or_insert_with(|| {
+            DbCursor::forward(
+                (self.factory)(),
+                self.snapshot,
+                self.lower.clone(),
+                self.upper.clone(),
+            )
+        });
+        let item = cursor.next_forward();
+        match self.check(item)? {
+            Ok((k, v)) => {
+                if self.back_key.as_ref().is_some_and(|b| k >= *b) {
+                    self.done = true;
+                    return None;
+                }
+                self.front_key = Some(k.clone());
+                Some(Ok((k, v)))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let cursor = self.back.get_or_insert_with(|| {
+            DbCursor::backward(
+                (self.factory)(),
+                self.snapshot,
+                self.lower.clone(),
+                self.upper.clone(),
+            )
+        });
+        let item = cursor.next_backward();
+        match self.check(item)? {
+            Ok((k, v)) => {
+                if self.front_key.as_ref().is_some_and(|f| k <= *f) {
+                    self.done = true;
+                    return None;
+                }
+                self.back_key = Some(k.clone());
+                Some(Ok((k, v)))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Iter {}

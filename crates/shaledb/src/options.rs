@@ -1,0 +1,213 @@
+//! Options for opening a database and for each write.
+//!
+//! All fields are public and every struct has `Default`, so callers write
+//! `Options { memtable_size: 1 << 20, ..Default::default() }`. [`Options::validate`]
+//! rejects combinations that cannot work with [`crate::Error::InvalidArgument`].
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::fs::{FileSystem, RealFileSystem};
+
+/// How table blocks are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Blocks are stored as they are.
+    None,
+    /// LZ4 block compression: fast, moderate ratio. The default.
+    #[default]
+    Lz4,
+    /// Zstandard at level 3: slower, better ratio.
+    Zstd,
+}
+
+/// How background compaction shapes the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CompactionStyle {
+    /// Levels 1 and deeper are each one sorted run, growing by a fixed multiplier. Low
+    /// space and read amplification. The default.
+    #[default]
+    Leveled,
+    /// Sorted runs of similar size are merged together. Lower write amplification for
+    /// write-heavy work, at the cost of more space and more runs to read.
+    Tiered,
+}
+
+/// What `open` does when a log file ends in a damaged record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WalRecoveryMode {
+    /// Replay stops at the first torn or corrupt record; everything before it is kept
+    /// and the rest of that log, and any later logs, are dropped. The default.
+    #[default]
+    PointInTime,
+    /// Any damaged record makes `open` fail with [`crate::Error::Corruption`].
+    Strict,
+}
+
+/// Options for opening a database.
+#[derive(Clone)]
+pub struct Options {
+    /// Bytes of writes a memtable holds before it is frozen and flushed. Default 64 MiB.
+    pub memtable_size: usize,
+    /// Target uncompressed size of a table data block. Default 4 KiB.
+    pub block_size: usize,
+    /// Bytes of uncompressed blocks the shared block cache keeps. Default 32 MiB;
+    /// 0 disables the cache.
+    pub block_cache_size: usize,
+    /// Bloom filter bits per key; 0 turns filters off. Default 10 (about 1% false
+    /// positives).
+    pub bloom_bits_per_key: u32,
+    /// Block compression. Default LZ4.
+    pub compression: Compression,
+    /// Create the database when the directory holds none. Default true.
+    pub create_if_missing: bool,
+    /// Fail to open if a database already exists. Default false.
+    pub error_if_exists: bool,
+    /// Verify every table's checksums when the database opens. Block checksums are
+    /// always verified on read. Default false.
+    pub paranoid_checks: bool,
+    /// What to do with a damaged log at open. Default point-in-time.
+    pub wal_recovery_mode: WalRecoveryMode,
+    /// How many table files are kept open at once. Default 1000.
+    pub max_open_files: usize,
+    /// Background threads for flushes and compactions. Default 2.
+    pub max_background_jobs: usize,
+    /// Memtables that may wait for a flush before writers stop. Default 2.
+    pub max_immutable_memtables: usize,
+    /// Compaction style. Default leveled.
+    pub compaction: CompactionStyle,
+    /// Level-0 file count that triggers a compaction. Default 4.
+    pub level0_compaction_trigger: usize,
+    /// Level-0 file count at which writes are slowed. Default 20.
+    pub level0_slowdown_writes_trigger: usize,
+    /// Level-0 file count at which writes stop until compaction catches up. Default 36.
+    pub level0_stop_writes_trigger: usize,
+    /// Target size of the first non-empty level below level 0. Default 256 MiB.
+    pub level_base_size: u64,
+    /// Growth factor between adjacent levels. Default 10.
+    pub level_size_multiplier: u64,
+    /// Compaction output files are cut at this size. Default 64 MiB.
+    pub target_file_size: u64,
+    /// Number of levels, level 0 included. Default 7.
+    pub num_levels: usize,
+    /// Tiered compaction: runs whose sizes are within this percentage of each other
+    /// are merged together. Default 100 (a run up to twice the size of the next).
+    pub tiered_size_ratio_percent: u64,
+    /// Tiered compaction: the fewest runs merged at once. Default 4.
+    pub tiered_min_merge_width: usize,
+    /// Where files are read and written. The real file system by default; tests put a
+    /// fault-injecting one here.
+    pub file_system: Arc<dyn FileSystem>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            memtable_size: 64 << 20,
+            block_size: 4 << 10,
+            block_cache_size: 32 << 20,
+            bloom_bits_per_key: 10,
+            compression: Compression::Lz4,
+            create_if_missing: true,
+            error_if_exists: false,
+            paranoid_checks: false,
+            wal_recovery_mode: WalRecoveryMode::PointInTime,
+            max_open_files: 1000,
+            max_background_jobs: 2,
+            max_immutable_memtables: 2,
+            compaction: CompactionStyle::Leveled,
+            level0_compaction_trigger: 4,
+            level0_slowdown_writes_trigger: 20,
+            level0_stop_writes_trigger: 36,
+            level_base_size: 256 << 20,
+            level_size_multiplier: 10,
+            target_file_size: 64 << 20,
+            num_levels: 7,
+            tiered_size_ratio_percent: 100,
+            tiered_min_merge_width: 4,
+            file_system: Arc::new(RealFileSystem),
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("memtable_size", &self.memtable_size)
+            .field("block_size", &self.block_size)
+            .field("block_cache_size", &self.block_cache_size)
+            .field("bloom_bits_per_key", &self.bloom_bits_per_key)
+            .field("compression", &self.compression)
+            .field("create_if_missing", &self.create_if_missing)
+            .field("error_if_exists", &self.error_if_exists)
+            .field("paranoid_checks", &self.paranoid_checks)
+            .field("wal_recovery_mode", &self.wal_recovery_mode)
+            .field("max_open_files", &self.max_open_files)
+            .field("max_background_jobs", &self.max_background_jobs)
+            .field("max_immutable_memtables", &self.max_immutable_memtables)
+            .field("compaction", &self.compaction)
+            .field("level0_compaction_trigger", &self.level0_compaction_trigger)
+            .field("level0_slowdown_writes_trigger", &self.level0_slowdown_writes_trigger)
+            .field("level0_stop_writes_trigger", &self.level0_stop_writes_trigger)
+            .field("level_base_size", &self.level_base_size)
+            .field("level_size_multiplier", &self.level_size_multiplier)
+            .field("target_file_size", &self.target_file_size)
+            .field("num_levels", &self.num_levels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Options {
+    /// Checks that the options can work together.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: &str| Err(Error::InvalidArgument(msg.to_string()));
+        if self.memtable_size < 1024 {
+            return bad("memtable_size must be at least 1 KiB");
+        }
+        if self.block_size < 64 || self.block_size > (64 << 20) {
+            return bad("block_size must be between 64 bytes and 64 MiB");
+        }
+        if self.bloom_bits_per_key > 64 {
+            return bad("bloom_bits_per_key must be at most 64");
+        }
+        if self.max_open_files < 16 {
+            return bad("max_open_files must be at least 16");
+        }
+        if self.max_background_jobs == 0 {
+            return bad("max_background_jobs must be at least 1");
+        }
+        if self.max_immutable_memtables == 0 {
+            return bad("max_immutable_memtables must be at least 1");
+        }
+        if self.num_levels < 2 || self.num_levels > 32 {
+            return bad("num_levels must be between 2 and 32");
+        }
+        if self.level0_compaction_trigger == 0
+            || self.level0_slowdown_writes_trigger < self.level0_compaction_trigger
+            || self.level0_stop_writes_trigger < self.level0_slowdown_writes_trigger
+        {
+            return bad("level-0 triggers must satisfy 0 < compaction <= slowdown <= stop");
+        }
+        if self.level_size_multiplier < 2 {
+            return bad("level_size_multiplier must be at least 2");
+        }
+        if self.target_file_size < 1024 || self.level_base_size < 1024 {
+            return bad("target_file_size and level_base_size must be at least 1 KiB");
+        }
+        if self.tiered_min_merge_width < 2 {
+            return bad("tiered_min_merge_width must be at least 2");
+        }
+        Ok(())
+    }
+}
+
+/// Options for one write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Fsync the log before the write returns, so it survives a power loss. Without it
+    /// an acknowledged write survives a process crash but may be lost with the machine.
+    pub sync: bool,
+    /// Skip the write-ahead log: faster, but the write is lost in any crash until the
+    /// memtable is flushed.
+    pub disable_wal: bool,
+}

@@ -1,0 +1,227 @@
+//! Opens a table and serves point lookups and block reads from it.
+//!
+//! The index block, filter and properties are read and verified once at open and kept
+//! in memory; data blocks go through the shared block cache. Every block's checksum is
+//! verified when it is read from the file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::block::{Block, BlockIter};
+use super::bloom::{key_hash, BloomFilter};
+use super::format::{block_crc, decompress, BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN};
+use super::properties::TableProperties;
+use super::TableIterator;
+use crate::cache::BlockCache;
+use crate::error::{Error, Result};
+use crate::fs::RandomAccessFile;
+use crate::iter::InternalIterator;
+use crate::key::user_key;
+
+/// A table open for reading, shared by all readers.
+pub(crate) struct TableReader {
+    file: Arc<dyn RandomAccessFile>,
+    path: Arc<PathBuf>,
+    number: u64,
+    file_size: u64,
+    index: Arc<Block>,
+    filter: Option<Vec<u8>>,
+    properties: TableProperties,
+    cache: Option<Arc<BlockCache>>,
+}
+
+impl TableReader {
+    /// Opens a table of `file_size` bytes, verifying the footer, index, filter and
+    /// properties.
+    pub(crate) fn open(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        number: u64,
+        file_size: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Self> {
+        let path = Arc::new(path);
+        let corrupt = |offset: u64, detail: String| Error::corruption(path.as_ref().clone(), offset, detail);
+        let actual_size = file.len()?;
+        if actual_size != file_size {
+            return Err(corrupt(
+                0,
+                format!("table is {actual_size} bytes, the manifest says {file_size}"),
+            ));
+        }
+        if file_size < FOOTER_LEN as u64 {
+            return Err(corrupt(0, format!("table of {file_size} bytes has no footer")));
+        }
+        let footer_at = file_size - FOOTER_LEN as u64;
+        let mut footer_bytes = [0u8; FOOTER_LEN];
+        file.read_exact_at(&mut footer_bytes, footer_at)?;
+        let footer = Footer::decode(&footer_bytes).map_err(|d| corrupt(footer_at, d))?;
+        let mut reader = TableReader {
+            file,
+            path: Arc::clone(&path),
+            number,
+            file_size,
+            index: Arc::new(Block::new(vec![0, 0, 0, 0, 1, 0, 0, 0]).map_err(|d| corrupt(0, d))?),
+            filter: None,
+            properties: TableProperties::default(),
+            cache,
+        };
+        let index_raw = reader.read_block_bytes(footer.index)?;
+        reader.index =
+            Arc::new(Block::new(index_raw).map_err(|d| corrupt(footer.index.offset, d))?);
+        if footer.filter.size > 0 {
+            reader.filter = Some(reader.read_block_bytes(footer.filter)?);
+        }
+        let props_raw = reader.read_block_bytes(footer.properties)?;
+        reader.properties = TableProperties::decode(&props_raw)
+            .ok_or_else(|| corrupt(footer.properties.offset, "undecodable properties".into()))?;
+        Ok(reader)
+    }
+
+    pub(crate) fn path(&self) -> &Arc<PathBuf> {
+        &self.path
+    }
+
+    pub(crate) fn properties(&self) -> &TableProperties {
+        &self.properties
+    }
+
+    pub(crate) fn index_block(&self) -> &Arc<Block> {
+        &self.index
+    }
+
+    /// Reads, verifies and decompresses the block at `handle`.
+    pub(crate) fn read_block_bytes(&self, handle: BlockHandle) -> Result<Vec<u8>> {
+        let limit = self.file_size - FOOTER_LEN as u64;
+        let end = handle
+            .offset
+            .checked_add(handle.size)
+            .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64));
+        let len = match end {
+            Some(end) if end <= limit => usize::try_from(handle.size + BLOCK_TRAILER_LEN as u64)
+                .map_err(|_| Error::InvalidArgument("block too large".into()))?,
+            _ => {
+                return Err(Error::corruption(
+                    self.path.as_ref().clone(),
+                    handle.offset,
+                    format!(
+                        "block handle (offset {}, size {}) runs past the data ({limit} bytes)",
+                        handle.offset, handle.size
+                    ),
+                ))
+            }
+        };
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, handle.offset)?;
+        let (stored, trailer) = buf.split_at(len - BLOCK_TRAILER_LEN);
+        let kind = trailer[0];
+        let expected = u32::from_le_bytes([trailer[1], trailer[2], trailer[3], trailer[4]]);
+        let actual = block_crc(stored, kind);
+        if expected != actual {
+            return Err(Error::corruption(
+                self.path.as_ref().clone(),
+                handle.offset,
+                format!("block checksum mismatch: expected {expected:#010x}, found {actual:#010x}"),
+            ));
+        }
+        decompress(stored, kind)
+            .map_err(|d| Error::corruption(self.path.as_ref().clone(), handle.offset, d))
+    }
+
+    /// The data block at `handle`, from the cache or the file.
+    pub(crate) fn data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
+        let key = (self.number, handle.offset);
+        if let Some(cache) = &self.cache {
+            if let Some(block) = cache.get(&key) {
+                return Ok(block);
+            }
+        }
+        let raw = self.read_block_bytes(handle)?;
+        let block = Arc::new(
+            Block::new(raw)
+                .map_err(|d| Error::corruption(self.path.as_ref().clone(), handle.offset, d))?,
+        );
+        if let Some(cache) = &self.cache {
+            cache.insert(key, Arc::clone(&block));
+        }
+        Ok(block)
+    }
+
+    /// Decodes an index entry's value into a block handle.
+    pub(crate) fn decode_handle(&self, value: &[u8]) -> Result<BlockHandle> {
+        let mut cursor = value;
+        BlockHandle::decode_from(&mut cursor).ok_or_else(|| {
+            Error::corruption(self.path.as_ref().clone(), 0, "undecodable block handle in index")
+        })
+    }
+
+    /// True if the filter allows that `user_key` is in the table.
+    pub(crate) fn may_contain(&self, user_key: &[u8]) -> bool {
+        match &self.filter {
+            Some(f) => BloomFilter::may_contain(f, key_hash(user_key)),
+            None => true,
+        }
+    }
+
+    /// The first entry at or after `lookup` (an internal key) if it has the same user
+    /// key; the bloom filter is consulted first.
+    pub(crate) fn get(&self, lookup: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let uk = user_key(lookup);
+        if !self.may_contain(uk) {
+            return Ok(None);
+        }
+        let mut index = BlockIter::new(Arc::clone(&self.index), Arc::clone(&self.path), 0);
+        index.seek(lookup);
+        if !index.valid() {
+            index.status()?;
+            return Ok(None);
+        }
+        let handle = self.decode_handle(index.value())?;
+        let block = self.data_block(handle)?;
+        let mut it = BlockIter::new(block, Arc::clone(&self.path), handle.offset);
+        it.seek(lookup);
+        if !it.valid() {
+            it.status()?;
+            return Ok(None);
+        }
+        if user_key(it.key()) != uk {
+            return Ok(None);
+        }
+        Ok(Some((it.key().to_vec(), it.value().to_vec())))
+    }
+
+    /// A cursor over every entry.
+    pub(crate) fn iter(self: &Arc<Self>) -> TableIterator {
+        TableIterator::new(Arc::clone(self))
+    }
+
+    /// Reads every data block and checks its checksum and entries.
+    pub(crate) fn verify(self: &Arc<Self>) -> Result<u64> {
+        let mut it = self.iter();
+        it.seek_to_first();
+        let mut n = 0u64;
+        while it.valid() {
+            if crate::key::parse_internal_key(it.key()).is_none() {
+                return Err(Error::corruption(
+                    self.path.as_ref().clone(),
+                    0,
+                    "undecodable internal key",
+                ));
+            }
+            n += 1;
+            it.next();
+        }
+        it.status()?;
+        if n != self.properties.num_entries {
+            return Err(Error::corruption(
+                self.path.as_ref().clone(),
+                0,
+                format!(
+                    "table holds {n} entries, its properties say {}",
+                    self.properties.num_entries
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,134 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::cache::BlockCache;
+use crate::fs::{FileSystem, RealFileSystem};
+use crate::iter::InternalIterator;
+use crate::key::{make_internal_key, user_key, ValueKind, MAX_SEQUENCE};
+use crate::options::Compression;
+
+fn entries(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let key = make_internal_key(format!("key{i:06}").as_bytes(), (i + 1) as u64, ValueKind::Put);
+            let value = format!("value-{i}-").repeat(i % 7 + 1).into_bytes();
+            (key, value)
+        })
+        .collect()
+}
+
+fn build(
+    dir: &std::path::Path,
+    data: &[(Vec<u8>, Vec<u8>)],
+    compression: Compression,
+    block_size: usize,
+) -> (std::path::PathBuf, TableSummary) {
+    let path = dir.join("000001.sst");
+    let mut builder = TableBuilder::new(RealFileSystem.create(&path).unwrap(), block_size, compression, 10);
+    for (k, v) in data {
+        builder.add(k, v).unwrap();
+    }
+    (path, builder.finish().unwrap())
+}
+
+fn open(path: &std::path::Path, size: u64) -> crate::error::Result<Arc<TableReader>> {
+    let file = RealFileSystem.open(path)?;
+    let cache = Some(Arc::new(BlockCache::new(1 << 20)));
+    Ok(Arc::new(TableReader::open(file, path.to_path_buf(), 1, size, cache)?))
+}
+
+#[test]
+fn round_trip_every_compression_both_directions() {
+    let data = entries(3000);
+    for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
+        for block_size in [64, 4096] {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, summary) = build(dir.path(), &data, compression, block_size);
+            assert_eq!(summary.smallest, data[0].0);
+            assert_eq!(summary.largest, data[data.len() - 1].0);
+            let table = open(&path, summary.file_size).unwrap();
+            assert_eq!(table.verify().unwrap(), data.len() as u64);
+            let mut it = table.iter();
+            it.seek_to_first();
+            for (k, v) in &data {
+                assert!(it.valid());
+                assert_eq!((it.key(), it.value()), (k.as_slice(), v.as_slice()));
+                it.next();
+            }
+            assert!(!it.valid());
+            it.seek_to_last();
+            for (k, _) in data.iter().rev() {
+                assert_eq!(it.key(), k.as_slice());
+                it.prev();
+            }
+            assert!(!it.valid());
+            it.status().unwrap();
+        }
+    }
+}
+
+#[test]
+fn point_lookups_and_seeks() {
+    let data = entries(2000);
+    let dir = tempfile::tempdir().unwrap();
+    let (path, summary) = build(dir.path(), &data, Compression::Lz4, 512);
+    let table = open(&path, summary.file_size).unwrap();
+    for (k, v) in data.iter().step_by(7) {
+        let lookup = make_internal_key(user_key(k), MAX_SEQUENCE, ValueKind::Put);
+        let (found_key, found_value) = table.get(&lookup).unwrap().unwrap();
+        assert_eq!((found_key.as_slice(), found_value.as_slice()), (k.as_slice(), v.as_slice()));
+    }
+    let missing = make_internal_key(b"key000100x", MAX_SEQUENCE, ValueKind::Put);
+    assert_eq!(table.get(&missing).unwrap(), None);
+    // seek_for_prev to a key between two entries lands on the smaller one.
+    let mut it = table.iter();
+    it.seek_for_prev(&missing);
+    assert_eq!(user_key(it.key()), b"key000100");
+    it.seek(&missing);
+    assert_eq!(user_key(it.key()), b"key000101");
+    it.seek_for_prev(&make_internal_key(b"a", 0, ValueKind::Delete));
+    assert!(!it.valid());
+    it.seek(&make_internal_key(b"z", 0, ValueKind::Delete));
+    assert!(!it.valid());
+}
+
+#[test]
+fn flipped_bytes_give_errors_never_wrong_entries() {
+    let data = entries(500);
+    let dir = tempfile::tempdir().unwrap();
+    let (path, summary) = build(dir.path(), &data, Compression::Lz4, 256);
+    let pristine = std::fs::read(&path).unwrap();
+    for pos in (0..pristine.len()).step_by(13) {
+        let mut damaged = pristine.clone();
+        damaged[pos] ^= 0x10;
+        std::fs::write(&path, &damaged).unwrap();
+        let Ok(table) = open(&path, summary.file_size) else { continue };
+        let mut it = table.iter();
+        it.seek_to_first();
+        let mut i = 0;
+        while it.valid() {
+            assert_eq!(it.key(), data[i].0.as_slice(), "flip at {pos}");
+            assert_eq!(it.value(), data[i].1.as_slice(), "flip at {pos}");
+            i += 1;
+            it.next();
+        }
+        if i < data.len() {
+            assert!(it.status().is_err(), "flip at {pos} silently dropped entries");
+        }
+    }
+}
+
+#[test]
+fn truncated_table_is_corruption() {
+    let data = entries(100);
+    let dir = tempfile::tempdir().unwrap();
+    let (path, summary) = build(dir.path(), &data, Compression::None, 4096);
+    let bytes = std::fs::read(&path).unwrap();
+    for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let err = open(&path, summary.file_size).err().unwrap();
+        assert!(err.is_corruption(), "{err}");
+        let err = open(&path, cut as u64).err().unwrap();
+        assert!(err.is_corruption(), "{err}");
+    }
+}

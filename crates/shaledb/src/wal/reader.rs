@@ -1,0 +1,130 @@
+//! Reads records back from a log file held in memory.
+//!
+//! The reader never panics on damaged input. It returns each intact record, and stops
+//! at the first damaged or torn fragment with [`ReadOutcome::Damaged`], which names the
+//! offset; the caller decides whether that is a torn tail (drop it) or an error.
+
+use super::{fragment_crc, FragmentType, BLOCK_SIZE, HEADER_SIZE};
+
+/// One step of reading a log.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReadOutcome {
+    /// A whole record, and the offset where it starts.
+    Record { offset: u64, data: Vec<u8> },
+    /// The log ends cleanly here.
+    Eof,
+    /// A fragment at `offset` is torn or corrupt; nothing after it is returned.
+    Damaged { offset: u64, reason: String },
+}
+
+/// Iterates the records of a log image.
+pub(crate) struct LogReader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    failed: bool,
+}
+
+impl<'a> LogReader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        LogReader {
+            buf,
+            pos: 0,
+            failed: false,
+        }
+    }
+
+    /// Reads the next record.
+    pub(crate) fn read_record(&mut self) -> ReadOutcome {
+        if self.failed {
+            return ReadOutcome::Eof;
+        }
+        let mut record: Vec<u8> = Vec::new();
+        let mut record_start: Option<usize> = None;
+        loop {
+            let block_left = BLOCK_SIZE - self.pos % BLOCK_SIZE;
+            if block_left < HEADER_SIZE {
+                // A zero-filled block trailer.
+                self.pos += block_left;
+            }
+            let frag_start = self.pos;
+            let remaining = self.buf.len().saturating_sub(self.pos);
+            if remaining == 0 {
+                return match record_start {
+                    None => ReadOutcome::Eof,
+                    Some(start) => self.damaged(start, "log ends inside a record"),
+                };
+            }
+            if remaining < HEADER_SIZE {
+                return self.damaged(frag_start, "log ends inside a fragment header");
+            }
+            let header = &self.buf[self.pos..self.pos + HEADER_SIZE];
+            let crc = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+            let len = usize::from(u16::from_le_bytes([header[4], header[5]]));
+            let kind_byte = header[6];
+            if crc == 0 && len == 0 && kind_byte == 0 {
+                // Zeroes where a header should be: a preallocated or torn tail.
+                return self.damaged(
+                    record_start.unwrap_or(frag_start),
+                    "zeroed fragment header",
+                );
+            }
+            let payload_start = self.pos + HEADER_SIZE;
+            let block_end = self.pos - self.pos % BLOCK_SIZE + BLOCK_SIZE;
+            if payload_start + len > block_end {
+                return self.damaged(frag_start, "fragment length crosses a block boundary");
+            }
+            if payload_start + len > self.buf.len() {
+                return self.damaged(frag_start, "log ends inside a fragment");
+            }
+            let payload = &self.buf[payload_start..payload_start + len];
+            if fragment_crc(kind_byte, payload) != crc {
+                return self.damaged(frag_start, "fragment checksum mismatch");
+            }
+            let Some(kind) = FragmentType::from_byte(kind_byte) else {
+                return self.damaged(frag_start, "unknown fragment type");
+            };
+            self.pos = payload_start + len;
+            match (kind, record_start) {
+                (FragmentType::Full, None) => {
+                    return ReadOutcome::Record {
+                        offset: frag_start as u64,
+                        data: payload.to_vec(),
+                    }
+                }
+                (FragmentType::First, None) => {
+                    record_start = Some(frag_start);
+                    record.extend_from_slice(payload);
+                }
+                (FragmentType::Middle, Some(_)) => record.extend_from_slice(payload),
+                (FragmentType::Last, Some(start)) => {
+                    record.extend_from_slice(payload);
+                    return ReadOutcome::Record {
+                        offset: start as u64,
+                        data: record,
+                    };
+                }
+                _ => return self.damaged(frag_start, "fragment out of sequence"),
+            }
+        }
+    }
+
+    fn damaged(&mut self, offset: usize, reason: &str) -> ReadOutcome {
+        self.failed = true;
+        ReadOutcome::Damaged {
+            offset: offset as u64,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// True if any bytes other than zero padding follow the current position: used to
+    /// tell a torn tail (nothing after the damage) from damage in the middle.
+    pub(crate) fn has_data_after(&self, offset: u64) -> bool {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        // Skip the damaged fragment's own block: data in a later block means more
+        // records were written after the damaged one.
+        let next_block = (start / BLOCK_SIZE + 1).saturating_mul(BLOCK_SIZE);
+        self.buf
+            .get(next_block..)
+            .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+    }
+}

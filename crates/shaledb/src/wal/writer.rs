@@ -1,0 +1,92 @@
+//! Appends records to a log file. Owned by one writer at a time (the group-commit
+//! leader for the WAL, the version-set lock holder for the manifest).
+
+use std::io;
+
+use super::{fragment_crc, FragmentType, BLOCK_SIZE, HEADER_SIZE};
+use crate::fs::WritableFile;
+
+/// Writes framed records to a log file.
+pub(crate) struct LogWriter {
+    file: Box<dyn WritableFile>,
+    /// Offset within the current block.
+    block_offset: usize,
+    /// Total bytes written.
+    written: u64,
+}
+
+impl LogWriter {
+    /// Starts a log at the beginning of a new, empty file.
+    pub(crate) fn new(file: Box<dyn WritableFile>) -> Self {
+        LogWriter {
+            file,
+            block_offset: 0,
+            written: 0,
+        }
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends one record, fragmenting it across blocks as needed. The bytes may stay
+    /// buffered until [`LogWriter::flush`] or [`LogWriter::sync`].
+    pub(crate) fn add_record(&mut self, record: &[u8]) -> io::Result<()> {
+        let mut rest = record;
+        let mut first = true;
+        loop {
+            let left_in_block = BLOCK_SIZE - self.block_offset;
+            if left_in_block < HEADER_SIZE {
+                // Too small for a header: zero-fill and start a new block.
+                const ZEROS: [u8; HEADER_SIZE] = [0; HEADER_SIZE];
+                self.write(&ZEROS[..left_in_block])?;
+                self.block_offset = 0;
+            }
+            let avail = BLOCK_SIZE - self.block_offset - HEADER_SIZE;
+            let len = rest.len().min(avail);
+            let last = len == rest.len();
+            let kind = match (first, last) {
+                (true, true) => FragmentType::Full,
+                (true, false) => FragmentType::First,
+                (false, true) => FragmentType::Last,
+                (false, false) => FragmentType::Middle,
+            };
+            self.emit(kind, &rest[..len])?;
+            rest = &rest[len..];
+            first = false;
+            if last {
+                return Ok(());
+            }
+        }
+    }
+
+    fn emit(&mut self, kind: FragmentType, payload: &[u8]) -> io::Result<()> {
+        let mut header = [0u8; HEADER_SIZE];
+        let crc = fragment_crc(kind as u8, payload);
+        header[..4].copy_from_slice(&crc.to_le_bytes());
+        // Cannot truncate: a fragment never exceeds BLOCK_SIZE (32 KiB).
+        header[4..6].copy_from_slice(&(payload.len() as u16).to_le_bytes());
+        header[6] = kind as u8;
+        self.write(&header)?;
+        self.write(payload)?;
+        self.block_offset += HEADER_SIZE + payload.len();
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.append(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Hands buffered bytes to the OS (survives a process crash).
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+
+    /// Makes everything written durable (survives a power loss).
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.file.sync()
+    }
+}
