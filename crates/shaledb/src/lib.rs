@@ -42,6 +42,7 @@ mod key;
 mod memtable;
 mod options;
 mod table;
+pub mod tools;
 mod version;
 mod wal;
 

@@ -22,7 +22,7 @@ mod iter;
 mod properties;
 mod reader;
 
-pub(crate) use block::Block;
+pub(crate) use block::{Block, BlockIter};
 pub(crate) use builder::{TableBuilder, TableSummary};
 pub(crate) use iter::TableIterator;
 pub(crate) use reader::TableReader;

@@ -190,6 +190,11 @@ impl TableReader {
         Ok(Some((it.key().to_vec(), it.value().to_vec())))
     }
 
+    /// A cursor over the index block's entries (last key of each data block -> handle).
+    pub(crate) fn index_iter(&self) -> BlockIter {
+        BlockIter::new(Arc::clone(&self.index), Arc::clone(&self.path), 0)
+    }
+
     /// A cursor over every entry.
     pub(crate) fn iter(self: &Arc<Self>) -> TableIterator {
         TableIterator::new(Arc::clone(self))
