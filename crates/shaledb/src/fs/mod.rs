@@ -8,6 +8,7 @@
 //! Thread-safety: a [`FileSystem`] and a [`RandomAccessFile`] are shared between
 //! threads; a [`WritableFile`] is owned by one writer at a time.
 
+mod fault;
 mod real;
 
 use std::fmt::Debug;
@@ -15,6 +16,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use fault::{FaultInjectionFs, FaultKind};
 pub use real::RealFileSystem;
 
 /// A file opened for appending, written by one thread at a time.

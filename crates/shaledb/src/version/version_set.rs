@@ -184,8 +184,15 @@ impl VersionSet {
         let Some(manifest) = self.manifest.as_mut() else {
             return Err(Error::Closed);
         };
-        manifest.add_record(&edit.encode())?;
-        manifest.sync()?;
+        let written = manifest
+            .add_record(&edit.encode())
+            .and_then(|()| manifest.sync());
+        if let Err(e) = written {
+            // The manifest may now end in a partial record: never append after it. The
+            // next edit starts a fresh manifest instead.
+            self.manifest = None;
+            return Err(e.into());
+        }
         self.log_number = edit.log_number.unwrap_or(self.log_number);
         let old = std::mem::replace(&mut self.current, Arc::new(version));
         self.older.push(Arc::downgrade(&old));

@@ -1,0 +1,290 @@
+//! A fault-injecting file system for tests: it can simulate a power loss and make
+//! operations fail, wrapping the real file system.
+//!
+//! Power loss: data appended since a file's last sync is lost (all of it, or a random
+//! prefix of it, to model a torn write), files created since the last sync of their
+//! directory disappear, and a name that a rename replaced since then gets its old
+//! content back (the rename's source name does not reappear). Removals are applied at
+//! once (a removed file never comes back). Call [`FaultInjectionFs::crash`] while the
+//! database is still open to freeze the disk (every later operation fails, as if the
+//! machine stopped), drop the database, then [`FaultInjectionFs::power_loss`] to drop
+//! what was not durable and thaw the disk.
+//!
+//! Failures: [`FaultInjectionFs::fail`] makes the next matching operations fail with
+//! an I/O error (`ENOSPC` for [`FaultKind::DiskFull`]).
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{FileLock, FileSystem, RandomAccessFile, RealFileSystem, WritableFile};
+
+/// Which operations an injected fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// Appends fail with an I/O error.
+    Write,
+    /// Appends fail with `ENOSPC` (disk full).
+    DiskFull,
+    /// File and directory syncs fail.
+    Sync,
+    /// Renames fail.
+    Rename,
+    /// Creating files fails.
+    Create,
+}
+
+#[derive(Debug, Default)]
+struct FileState {
+    /// Bytes appended.
+    len: u64,
+    /// Bytes known durable.
+    synced_len: u64,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    files: HashMap<PathBuf, FileState>,
+    /// Names created or renamed into place since their directory's last sync, with
+    /// what to restore on power loss (the old content of a replaced file).
+    unsynced_names: HashMap<PathBuf, Option<Vec<u8>>>,
+    /// Faults to inject: kind -> (operations to let through first, failures left).
+    faults: HashMap<FaultKind, (u64, u64)>,
+    /// Seed for torn writes.
+    rng: u64,
+}
+
+/// A [`FileSystem`] that can lose unsynced data and fail operations on demand.
+#[derive(Debug, Clone, Default)]
+pub struct FaultInjectionFs {
+    shared: Arc<Mutex<Shared>>,
+    frozen: Arc<AtomicBool>,
+}
+
+fn frozen_error() -> io::Error {
+    io::Error::other("fault injection: the disk is frozen (simulated crash)")
+}
+
+impl FaultInjectionFs {
+    /// A fault-injecting wrapper around the real file system.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // A panic while holding the lock only happens inside a failing test; the state
+        // is still usable for reporting.
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// After `after` successful operations of `kind`, the next `count` fail.
+    pub fn fail(&self, kind: FaultKind, after: u64, count: u64) {
+        self.lock().faults.insert(kind, (after, count));
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// Freezes the disk: every operation fails from now on, as if the machine stopped.
+    pub fn crash(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
+    /// Simulates a power loss: drops every byte and name that was not synced, and
+    /// thaws the disk. With `torn_seed`, each file keeps a random prefix of its unsynced
+    /// tail instead of losing all of it.
+    pub fn power_loss(&self, torn_seed: Option<u64>) -> io::Result<()> {
+        let mut shared = self.lock();
+        shared.rng = torn_seed.unwrap_or(0) | 1;
+        let names: Vec<(PathBuf, Option<Vec<u8>>)> = shared.unsynced_names.drain().collect();
+        for (path, old) in names {
+            shared.files.remove(&path);
+            match old {
+                Some(content) => std::fs::write(&path, content)?,
+                None => match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        let files: Vec<(PathBuf, u64, u64)> = shared
+            .files
+            .iter()
+            .map(|(p, s)| (p.clone(), s.synced_len, s.len))
+            .collect();
+        for (path, synced, len) in files {
+            let keep = if torn_seed.is_some() && len > synced {
+                shared.rng ^= shared.rng << 13;
+                shared.rng ^= shared.rng >> 7;
+                shared.rng ^= shared.rng << 17;
+                synced + shared.rng % (len - synced + 1)
+            } else {
+                synced
+            };
+            match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(f) => f.set_len(keep)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        shared.files.clear();
+        self.frozen.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Counts an operation of `kind`; an error if a fault is due.
+    fn check(&self, kind: FaultKind) -> io::Result<()> {
+        if self.frozen.load(Ordering::SeqCst) {
+            return Err(frozen_error());
+        }
+        let mut shared = self.lock();
+        if let Some((after, count)) = shared.faults.get_mut(&kind) {
+            if *after > 0 {
+                *after -= 1;
+            } else if *count > 0 {
+                *count -= 1;
+                return Err(match kind {
+                    FaultKind::DiskFull => io::Error::from_raw_os_error(28), // ENOSPC
+                    _ => io::Error::other(format!("fault injection: {kind:?} failed")),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_write(&self) -> io::Result<()> {
+        self.check(FaultKind::Write)?;
+        self.check(FaultKind::DiskFull)
+    }
+}
+
+struct FaultWritable {
+    inner: Box<dyn WritableFile>,
+    path: PathBuf,
+    fs: FaultInjectionFs,
+}
+
+impl WritableFile for FaultWritable {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.fs.check_write()?;
+        self.inner.append(data)?;
+        let mut shared = self.fs.lock();
+        shared.files.entry(self.path.clone()).or_default().len += data.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.fs.frozen.load(Ordering::SeqCst) {
+            return Err(frozen_error());
+        }
+        self.inner.flush()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.fs.check(FaultKind::Sync)?;
+        self.inner.sync()?;
+        let mut shared = self.fs.lock();
+        let state = shared.files.entry(self.path.clone()).or_default();
+        state.synced_len = state.len;
+        Ok(())
+    }
+}
+
+impl FileSystem for FaultInjectionFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.check(FaultKind::Create)?;
+        let existed = path.exists();
+        let inner = RealFileSystem.create(path)?;
+        let mut shared = self.lock();
+        shared.files.insert(path.to_path_buf(), FileState::default());
+        if !existed {
+            shared.unsynced_names.entry(path.to_path_buf()).or_insert(None);
+        }
+        Ok(Box::new(FaultWritable {
+            inner,
+            path: path.to_path_buf(),
+            fs: self.clone(),
+        }))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        if self.frozen.load(Ordering::SeqCst) {
+            return Err(frozen_error());
+        }
+        RealFileSystem.open(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.check(FaultKind::Rename)?;
+        let old_target = if to.exists() {
+            Some(std::fs::read(to)?)
+        } else {
+            None
+        };
+        RealFileSystem.rename(from, to)?;
+        let mut shared = self.lock();
+        let from_unsynced = shared.unsynced_names.remove(from);
+        if let Some(state) = shared.files.remove(from) {
+            shared.files.insert(to.to_path_buf(), state);
+        }
+        // Until the directory is synced, a power loss restores the old target (or
+        // removes the new name).
+        drop(from_unsynced);
+        shared
+            .unsynced_names
+            .entry(to.to_path_buf())
+            .or_insert(old_target);
+        Ok(())
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        if self.frozen.load(Ordering::SeqCst) {
+            return Err(frozen_error());
+        }
+        RealFileSystem.remove(path)?;
+        let mut shared = self.lock();
+        shared.files.remove(path);
+        shared.unsynced_names.remove(path);
+        Ok(())
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        if self.frozen.load(Ordering::SeqCst) {
+            return Err(frozen_error());
+        }
+        RealFileSystem.list(dir)
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        RealFileSystem.create_dir_all(dir)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        RealFileSystem.exists(path)
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        RealFileSystem.lock(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.check(FaultKind::Sync)?;
+        RealFileSystem.sync_dir(dir)?;
+        let mut shared = self.lock();
+        let durable: HashSet<PathBuf> = shared
+            .unsynced_names
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .cloned()
+            .collect();
+        for p in durable {
+            shared.unsynced_names.remove(&p);
+        }
+        Ok(())
+    }
+}
