@@ -50,35 +50,41 @@ impl DbCore {
             return Ok(());
         }
         let mut outputs: Vec<FileMeta> = Vec::new();
-        let merged = self.merge_inputs(c, &mut outputs);
-        if let Err(e) = merged {
-            let mut state = self.state.lock();
-            for o in &outputs {
-                state.pending_outputs.remove(&o.number);
-                let _ = self.fs.remove(&crate::db::filename::table_path(&self.dir, o.number));
-            }
-            return Err(e);
-        }
-        let written: u64 = outputs.iter().map(|o| o.file_size).sum();
-        let numbers: Vec<u64> = outputs.iter().map(|o| o.number).collect();
-        for o in outputs {
-            edit.added.push((c.output_level, o));
-        }
-        let applied = self.versions.lock().log_and_apply(edit);
+        // Every output number this job takes: on failure all of them are removed,
+        // finished or not.
+        let mut allocated: Vec<u64> = Vec::new();
+        let result = self
+            .merge_inputs(c, &mut outputs, &mut allocated)
+            .and_then(|()| {
+                let mut edit = edit;
+                for o in &outputs {
+                    edit.added.push((c.output_level, o.clone()));
+                }
+                self.versions.lock().log_and_apply(edit)
+            });
         {
             let mut state = self.state.lock();
-            for n in &numbers {
+            for n in &allocated {
                 state.pending_outputs.remove(n);
+                if result.is_err() {
+                    let _ = self.fs.remove(&crate::db::filename::table_path(&self.dir, *n));
+                }
             }
         }
-        applied?;
+        result?;
+        let written: u64 = outputs.iter().map(|o| o.file_size).sum();
         self.stats
             .record_compaction(c.start_level(), c.output_level, c.input_bytes(), written, start.elapsed());
         Ok(())
     }
 
     /// Merges the inputs into new tables, appended to `outputs` as they are finished.
-    fn merge_inputs(&self, c: &Compaction, outputs: &mut Vec<FileMeta>) -> Result<()> {
+    fn merge_inputs(
+        &self,
+        c: &Compaction,
+        outputs: &mut Vec<FileMeta>,
+        allocated: &mut Vec<u64>,
+    ) -> Result<()> {
         let mut children: Vec<BoxedIterator> = Vec::new();
         for (level, files) in &c.inputs {
             if *level == 0 {
@@ -99,14 +105,12 @@ impl DbCore {
         while iter.valid() {
             seen += 1;
             if seen % SHUTDOWN_CHECK_INTERVAL == 0 && self.shutting_down.load(Ordering::Acquire) {
-                if let Some((number, _)) = builder.take() {
-                    self.abandon_output(number);
-                }
                 return Err(Error::Closed);
             }
             let key = iter.key();
-            let parsed = parse_internal_key(key)
-                .ok_or_else(|| Error::corruption(&self.dir, 0, "undecodable key during compaction"))?;
+            let parsed = parse_internal_key(key).ok_or_else(|| {
+                Error::corruption(&self.dir, 0, "undecodable internal key in a compaction input")
+            })?;
             let new_user_key = current_key.as_deref() != Some(parsed.user_key);
             if new_user_key {
                 current_key = Some(parsed.user_key.to_vec());
@@ -132,7 +136,7 @@ impl DbCore {
                     }
                 }
                 if builder.is_none() {
-                    builder = Some(self.start_output()?);
+                    builder = Some(self.start_output(allocated)?);
                 }
                 if let Some((_, b)) = builder.as_mut() {
                     b.add(iter.key(), iter.value())?;
@@ -147,49 +151,30 @@ impl DbCore {
         Ok(())
     }
 
-    fn start_output(&self) -> Result<(u64, TableBuilder)> {
+    fn start_output(&self, allocated: &mut Vec<u64>) -> Result<(u64, TableBuilder)> {
         let number = {
             let mut state = self.state.lock();
             let n = self.versions.lock().new_file_number();
             state.pending_outputs.insert(n);
             n
         };
+        allocated.push(number);
         let path = crate::db::filename::table_path(&self.dir, number);
-        match self.fs.create(&path) {
-            Ok(file) => Ok((
-                number,
-                TableBuilder::new(
-                    file,
-                    self.options.block_size,
-                    self.options.compression,
-                    self.options.bloom_bits_per_key,
-                ),
-            )),
-            Err(e) => {
-                self.abandon_output(number);
-                Err(e.into())
-            }
-        }
+        let file = self.fs.create(&path)?;
+        Ok((
+            number,
+            TableBuilder::new(
+                file,
+                self.options.block_size,
+                self.options.compression,
+                self.options.bloom_bits_per_key,
+            ),
+        ))
     }
 
     fn finish_output(&self, number: u64, builder: TableBuilder) -> Result<FileMeta> {
-        let summary = match builder.finish() {
-            Ok(s) => s,
-            Err(e) => {
-                self.abandon_output(number);
-                return Err(e.into());
-            }
-        };
-        if let Err(e) = self.fs.sync_dir(&self.dir) {
-            self.abandon_output(number);
-            return Err(e.into());
-        }
+        let summary = builder.finish()?;
+        self.fs.sync_dir(&self.dir)?;
         Ok(crate::db::flush_meta(number, summary))
-    }
-
-    fn abandon_output(&self, number: u64) {
-        let mut state = self.state.lock();
-        state.pending_outputs.remove(&number);
-        let _ = self.fs.remove(&crate::db::filename::table_path(&self.dir, number));
     }
 }

@@ -1,8 +1,8 @@
 //! The leveled compaction picker.
 //!
 //! Level targets are sized dynamically from the bottom up, as RocksDB's
-//! `level_compaction_dynamic_level_bytes` does: the last level's target is its actual
-//! size, each level above is a `level_size_multiplier`-th of the one below, and levels
+//! `level_compaction_dynamic_level_bytes` does: the last level's target is the size of
+//! the largest level (at least `level_base_size`), each level above is a `level_size_multiplier`-th of the one below, and levels
 //! whose target would fall below `level_base_size` stay empty. Level 0 compacts into the
 //! first non-empty-target level (the base level). This keeps about 90% of the data in
 //! the last level, so space amplification stays near 1.1.

@@ -1,14 +1,14 @@
 //! File names in a database directory.
 //!
 //! `NNNNNN.log` write-ahead logs, `NNNNNN.sst` tables, `MANIFEST-NNNNNN` manifests,
-//! `CURRENT` (names the live manifest), `LOCK` (held while open), and `*.tmp` files
-//! that are renamed into place. All numbers come from one counter, so a number names
+//! `CURRENT` (names the live manifest), `LOCK` (held while open), and `CURRENT.tmp`,
+//! renamed over `CURRENT`. Other names are left alone. All numbers come from one counter, so a number names
 //! one file for the life of the database.
 
 use std::path::{Path, PathBuf};
 
 /// What a file in the database directory is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum FileKind {
     Log(u64),
     Table(u64),
@@ -46,7 +46,7 @@ pub(crate) fn parse(name: &str) -> Option<FileKind> {
     if name == "LOCK" {
         return Some(FileKind::Lock);
     }
-    if name.ends_with(".tmp") {
+    if name == "CURRENT.tmp" {
         return Some(FileKind::Temp);
     }
     if let Some(n) = name.strip_prefix("MANIFEST-") {

@@ -5,6 +5,8 @@
 //!    thread that appends to the log, inserts into the memtable or switches memtables.
 //! 2. `state` — the memtables, background-job bookkeeping and the files being written.
 //! 3. `versions` — the version set and the manifest.
+//! 4. `wal` — the open log; only the leader takes it (with `state` held when it
+//!    switches logs), and it is never held while taking `state`.
 //!
 //! Readers take none of these: they clone the current [`SuperVersion`] (an `Arc`
 //! behind a briefly held read lock) and read the visible sequence number atomically.
@@ -103,8 +105,16 @@ impl DbCore {
         }
     }
 
-    /// Records the first background error and wakes everyone waiting.
+    /// Records the first background error and wakes everyone waiting. The caller must
+    /// not hold the state lock (see [`DbCore::set_bg_error_locked`]).
     pub(crate) fn set_bg_error(&self, e: Error) {
+        let state = self.state.lock();
+        self.set_bg_error_locked(&state, e);
+    }
+
+    /// [`DbCore::set_bg_error`] for a caller that holds the state lock: waiters check
+    /// the error under that lock, so none can miss the wake-up.
+    pub(crate) fn set_bg_error_locked(&self, _state: &State, e: Error) {
         tracing::error!(error = %e, "background error: database is now read-only");
         {
             let mut slot = self.bg_error.lock();
@@ -112,8 +122,6 @@ impl DbCore {
                 *slot = Some(Arc::new(e));
             }
         }
-        // Take and drop the state lock so no waiter misses the wake-up.
-        drop(self.state.lock());
         self.done_cv.notify_all();
         self.work_cv.notify_all();
     }
@@ -143,11 +151,15 @@ impl DbCore {
 
     /// Deletes files no version, memtable or running job needs. Callers hold the state
     /// lock.
+    /// The version lock is held throughout, so no manifest switch can create files
+    /// that look obsolete while the directory is listed.
     pub(crate) fn delete_obsolete_files(&self, state: &State) {
-        let (live, log_number, manifest) = {
-            let mut versions = self.versions.lock();
-            (versions.live_tables(), versions.log_number(), versions.manifest_number())
-        };
+        let mut versions = self.versions.lock();
+        let (live, log_number, manifest) = (
+            versions.live_tables(),
+            versions.log_number(),
+            versions.manifest_number(),
+        );
         let Ok(names) = self.fs.list(&self.dir) else {
             return;
         };
@@ -157,7 +169,7 @@ impl DbCore {
                 Some(filename::FileKind::Table(n)) => {
                     !live.contains(&n) && !state.pending_outputs.contains(&n)
                 }
-                Some(filename::FileKind::Manifest(n)) => n != manifest,
+                Some(filename::FileKind::Manifest(n)) => n < manifest,
                 Some(filename::FileKind::Temp) => true,
                 _ => false,
             };
@@ -171,6 +183,7 @@ impl DbCore {
                 }
             }
         }
+        drop(versions);
     }
 }
 

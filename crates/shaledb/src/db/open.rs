@@ -75,6 +75,9 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         min_log = recovered.log_number;
     }
     let names = fs.list(dir)?;
+    if exists {
+        check_manifest_is_current(dir, &names, &versions, min_log)?;
+    }
     let mut logs: Vec<u64> = names
         .iter()
         .filter_map(|n| match filename::parse(n) {
@@ -96,6 +99,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     }
 
     let new_log = versions.new_file_number();
+    let mem = Arc::new(Memtable::new(new_log));
     let core = Arc::new(DbCore {
         dir: dir.to_path_buf(),
         fs: Arc::clone(&fs),
@@ -104,7 +108,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         writers_cv: Condvar::new(),
         wal: Mutex::new(None),
         state: Mutex::new(State {
-            mem: Arc::new(Memtable::new(new_log)),
+            mem: Arc::clone(&mem),
             imms: VecDeque::new(),
             flush_running: false,
             compactions_running: 0,
@@ -115,7 +119,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         work_cv: Condvar::new(),
         done_cv: Condvar::new(),
         super_version: RwLock::new(Arc::new(SuperVersion {
-            mem: Arc::new(Memtable::new(new_log)),
+            mem,
             imms: Vec::new(),
             version: versions.current(),
         })),
@@ -129,7 +133,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         options,
     });
 
-    let max_seq = core.replay_logs(&logs)?;
+    let (max_seq, damaged_log) = core.replay_logs(&logs)?;
     core.last_sequence.fetch_max(max_seq, Ordering::AcqRel);
 
     // Start the new log, then record that every older log is obsolete.
@@ -147,6 +151,19 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
             ..VersionEdit::default()
         })?;
     }
+    if let Some(first_damaged) = damaged_log {
+        // Keep what replay could not use for inspection or repair, out of the way.
+        let lost = dir.join("lost");
+        fs.create_dir_all(&lost)?;
+        for &number in logs.iter().filter(|&&n| n >= first_damaged) {
+            let from = filename::log_path(dir, number);
+            let to = lost.join(format!("{number:06}.log"));
+            if let Err(e) = fs.rename(&from, &to) {
+                tracing::warn!(log = %from.display(), error = %e, "could not move a damaged log to lost/");
+            }
+        }
+        fs.sync_dir(dir)?;
+    }
     {
         let state = core.state.lock();
         core.install_super_version(&state);
@@ -160,9 +177,41 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     Ok((core, workers))
 }
 
+/// A manifest that lost its last edits (a truncated file) would silently describe an
+/// older tree whose logs are gone. The log it names and every table it lists must
+/// exist; otherwise it is stale, and opening it would serve old data.
+fn check_manifest_is_current(
+    dir: &Path,
+    names: &[String],
+    versions: &VersionSet,
+    log_number: u64,
+) -> Result<()> {
+    let present: HashSet<Option<filename::FileKind>> =
+        names.iter().map(|n| filename::parse(n)).collect();
+    let manifest = dir.join(filename::manifest_name(versions.manifest_number()));
+    if !present.contains(&Some(filename::FileKind::Log(log_number))) {
+        return Err(Error::corruption(
+            &manifest,
+            0,
+            format!("the manifest names log {log_number}, which is missing: the manifest is stale or truncated"),
+        ));
+    }
+    for (_, f) in versions.current().all_files() {
+        if !present.contains(&Some(filename::FileKind::Table(f.number))) {
+            return Err(Error::corruption(
+                &manifest,
+                0,
+                format!("table {} listed in the manifest is missing", f.number),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl DbCore {
-    /// Replays `logs` (sorted) into level-0 tables; returns the largest sequence seen.
-    fn replay_logs(&self, logs: &[u64]) -> Result<SequenceNumber> {
+    /// Replays `logs` (sorted) into level-0 tables. Returns the largest sequence seen and,
+    /// if replay stopped at damage, the number of the damaged log.
+    fn replay_logs(&self, logs: &[u64]) -> Result<(SequenceNumber, Option<u64>)> {
         let mut max_seq = self.last_sequence.load(Ordering::Acquire);
         // Memtables are flushed in sequence order, so every batch at or below the newest
         // flushed sequence number is already in a table (a log can outlive its flush,
@@ -176,6 +225,7 @@ impl DbCore {
             .max()
             .unwrap_or(0);
         let mut mem = Arc::new(Memtable::new(0));
+        let mut damaged_log = None;
         'logs: for &number in logs {
             let path = filename::log_path(&self.dir, number);
             let bytes = read_all(self.fs.as_ref(), &path)?;
@@ -183,7 +233,7 @@ impl DbCore {
             loop {
                 let damage = match reader.read_record() {
                     ReadOutcome::Eof => break,
-                    ReadOutcome::Damaged { offset, reason } => Some((offset, reason)),
+                    ReadOutcome::Damaged { offset, reason, .. } => Some((offset, reason)),
                     ReadOutcome::Record { offset, data } => match DecodedBatch::decode(&data) {
                         Err(reason) => Some((offset, reason)),
                         Ok(batch) => {
@@ -204,6 +254,7 @@ impl DbCore {
                         return Err(Error::corruption(&path, offset, reason));
                     }
                     tracing::warn!(log = %path.display(), offset, reason, "log replay stops at a damaged record");
+                    damaged_log = Some(number);
                     break 'logs;
                 }
                 if mem.approximate_bytes() >= self.options.memtable_size {
@@ -213,7 +264,7 @@ impl DbCore {
             }
         }
         self.flush_recovered(&mem, max_seq)?;
-        Ok(max_seq)
+        Ok((max_seq, damaged_log))
     }
 
     /// Writes a memtable rebuilt from the logs to a level-0 table.

@@ -100,7 +100,8 @@ impl DbCore {
         me: &Arc<Writer>,
         queue: MutexGuard<'_, VecDeque<Arc<Writer>>>,
     ) -> Result<usize> {
-        // Make room while still holding the queue, so no writer slips past the leader.
+        // Writers may queue up behind the leader while it makes room; they join its
+        // group below.
         drop(queue);
         self.check_bg_error()?;
         self.make_room(me.force_switch)?;
@@ -124,7 +125,7 @@ impl DbCore {
 
         let count: u64 = group.iter().map(|w| w.batch.len() as u64).sum();
         let first_seq = self.last_sequence.load(Ordering::Acquire) + 1;
-        if first_seq + count > MAX_SEQUENCE {
+        if first_seq + count > MAX_SEQUENCE + 1 {
             return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
         }
         let mut combined;
@@ -143,12 +144,13 @@ impl DbCore {
         let sync = group.iter().any(|w| w.sync);
         let mem = Arc::clone(&self.state.lock().mem);
         if !me.disable_wal && count > 0 {
-            let mut wal = self.wal.lock();
-            let wal = wal.as_mut().ok_or(Error::Closed)?;
-            let appended = wal
-                .writer
-                .add_record(record.encoded())
-                .and_then(|()| if sync { wal.writer.sync() } else { wal.writer.flush() });
+            let appended = match self.wal.lock().as_mut() {
+                None => return Err(Error::Closed),
+                Some(wal) => wal
+                    .writer
+                    .add_record(record.encoded())
+                    .and_then(|()| if sync { wal.writer.sync() } else { wal.writer.flush() }),
+            };
             if let Err(e) = appended {
                 // The log may hold part of this record; nothing more may be written to
                 // it, and the failure is never retried as if the data were safe.
@@ -238,7 +240,8 @@ impl DbCore {
                 // power loss can never keep later writes and lose earlier ones.
                 if let Err(e) = old.writer.sync() {
                     let err = Error::Io(e);
-                    self.set_bg_error(err.duplicate());
+                    self.set_bg_error_locked(state, err.duplicate());
+                    let _ = self.fs.remove(&path);
                     return Err(err);
                 }
             }

@@ -19,7 +19,8 @@ pub(crate) fn key_hash(user_key: &[u8]) -> u64 {
 #[inline]
 fn probes(hash: u64) -> (u64, u64) {
     let h1 = hash;
-    // An odd step visits distinct bits for any power-of-two or odd bit count.
+    // An odd step, so consecutive probes differ; probes may coincide for some bit
+    // counts, which only costs a little precision.
     let h2 = hash.rotate_left(21) | 1;
     (h1, h2)
 }

@@ -99,7 +99,9 @@ impl TableReader {
             .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64));
         let len = match end {
             Some(end) if end <= limit => usize::try_from(handle.size + BLOCK_TRAILER_LEN as u64)
-                .map_err(|_| Error::InvalidArgument("block too large".into()))?,
+                .map_err(|_| {
+                    Error::corruption(self.path.as_ref().clone(), handle.offset, "block too large")
+                })?,
             _ => {
                 return Err(Error::corruption(
                     self.path.as_ref().clone(),

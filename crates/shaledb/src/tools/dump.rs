@@ -146,7 +146,7 @@ pub fn dump_log(path: &Path) -> Result<LogDump> {
     let damage = loop {
         match reader.read_record() {
             ReadOutcome::Eof => break None,
-            ReadOutcome::Damaged { offset, reason } => break Some((offset, reason)),
+            ReadOutcome::Damaged { offset, reason, .. } => break Some((offset, reason)),
             ReadOutcome::Record { offset, data } => {
                 let batch = match DecodedBatch::decode(&data) {
                     Ok(b) => b,

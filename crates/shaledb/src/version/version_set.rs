@@ -14,7 +14,7 @@ use crate::db::filename::{current_path, manifest_name};
 use crate::error::{Error, Result};
 use crate::fs::{read_all, FileSystem};
 use crate::key::SequenceNumber;
-use crate::wal::{LogReader, LogWriter, ReadOutcome};
+use crate::wal::{Damage, LogReader, LogWriter, ReadOutcome};
 
 /// A manifest that grows past this is replaced by a fresh snapshot.
 const MANIFEST_ROLL_BYTES: u64 = 32 << 20;
@@ -64,6 +64,9 @@ impl VersionSet {
             .filter(|n| matches!(crate::db::filename::parse(n), Some(crate::db::filename::FileKind::Manifest(_))))
             .ok_or_else(|| Error::corruption(&current, 0, "CURRENT does not name a manifest"))?;
         let path = self.dir.join(name);
+        if let Some(crate::db::filename::FileKind::Manifest(n)) = crate::db::filename::parse(name) {
+            self.manifest_number = n;
+        }
         let bytes = read_all(self.fs.as_ref(), &path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::corruption(&path, 0, "the manifest named by CURRENT is missing")
@@ -89,10 +92,14 @@ impl VersionSet {
                     records += 1;
                 }
                 ReadOutcome::Eof => break,
-                ReadOutcome::Damaged { offset, reason } => {
-                    // A torn last record is an edit that was never acknowledged; damage
-                    // with records after it is corruption.
-                    if reader.has_data_after(offset) || records == 0 {
+                ReadOutcome::Damaged {
+                    offset,
+                    damage,
+                    reason,
+                } => {
+                    // Each edit is synced before it takes effect, so a truncated last
+                    // record is an edit that never took effect. Corrupt bytes are not.
+                    if damage == Damage::Corrupt || records == 0 {
                         return Err(Error::corruption(&path, offset, reason));
                     }
                     tracing::warn!(manifest = %path.display(), offset, reason, "dropping torn manifest tail");
@@ -173,9 +180,11 @@ impl VersionSet {
             // Install first so the snapshot holds the edit; the old manifest stays
             // CURRENT until the new one is complete.
             let old = std::mem::replace(&mut self.current, Arc::new(version));
+            let old_log_number = self.log_number;
             self.log_number = edit.log_number.unwrap_or(self.log_number);
             if let Err(e) = self.write_new_manifest() {
                 self.current = old;
+                self.log_number = old_log_number;
                 return Err(e);
             }
             self.older.push(Arc::downgrade(&old));

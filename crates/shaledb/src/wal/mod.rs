@@ -12,7 +12,7 @@
 mod reader;
 mod writer;
 
-pub(crate) use reader::{LogReader, ReadOutcome};
+pub(crate) use reader::{Damage, LogReader, ReadOutcome};
 pub(crate) use writer::LogWriter;
 
 /// Size of a log block.

@@ -1,10 +1,22 @@
 //! Reads records back from a log file held in memory.
 //!
 //! The reader never panics on damaged input. It returns each intact record, and stops
-//! at the first damaged or torn fragment with [`ReadOutcome::Damaged`], which names the
-//! offset; the caller decides whether that is a torn tail (drop it) or an error.
+//! at the first damaged fragment with [`ReadOutcome::Damaged`], which names the offset
+//! and tells a truncated tail (the log simply ends early, as after a torn write) from
+//! corrupt bytes (present but wrong). A length field damaged to point past the end of
+//! the log would look truncated; the reader checks whether some shorter length makes
+//! the checksum match and reports that as corruption.
 
 use super::{fragment_crc, FragmentType, BLOCK_SIZE, HEADER_SIZE};
+
+/// How a log is damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Damage {
+    /// The log ends inside a record: what a crash during an append leaves.
+    Truncated,
+    /// Bytes are present but wrong: a checksum mismatch or an impossible field.
+    Corrupt,
+}
 
 /// One step of reading a log.
 #[derive(Debug, PartialEq, Eq)]
@@ -14,7 +26,11 @@ pub(crate) enum ReadOutcome {
     /// The log ends cleanly here.
     Eof,
     /// A fragment at `offset` is torn or corrupt; nothing after it is returned.
-    Damaged { offset: u64, reason: String },
+    Damaged {
+        offset: u64,
+        damage: Damage,
+        reason: String,
+    },
 }
 
 /// Iterates the records of a log image.
@@ -51,37 +67,60 @@ impl<'a> LogReader<'a> {
             if remaining == 0 {
                 return match record_start {
                     None => ReadOutcome::Eof,
-                    Some(start) => self.damaged(start, "log ends inside a record"),
+                    Some(start) => {
+                        self.damaged(start, Damage::Truncated, "log ends inside a record")
+                    }
                 };
             }
             if remaining < HEADER_SIZE {
-                return self.damaged(frag_start, "log ends inside a fragment header");
+                return self.damaged(
+                    frag_start,
+                    Damage::Truncated,
+                    "log ends inside a fragment header",
+                );
             }
             let header = &self.buf[self.pos..self.pos + HEADER_SIZE];
             let crc = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
             let len = usize::from(u16::from_le_bytes([header[4], header[5]]));
             let kind_byte = header[6];
             if crc == 0 && len == 0 && kind_byte == 0 {
-                // Zeroes where a header should be: a preallocated or torn tail.
+                // Zeroes where a header should be: a zero-filled tail is a torn write,
+                // anything after the zeroes is corruption.
+                let damage = if self.buf[self.pos..].iter().all(|&b| b == 0) {
+                    Damage::Truncated
+                } else {
+                    Damage::Corrupt
+                };
                 return self.damaged(
                     record_start.unwrap_or(frag_start),
+                    damage,
                     "zeroed fragment header",
                 );
             }
             let payload_start = self.pos + HEADER_SIZE;
             let block_end = self.pos - self.pos % BLOCK_SIZE + BLOCK_SIZE;
             if payload_start + len > block_end {
-                return self.damaged(frag_start, "fragment length crosses a block boundary");
+                return self.damaged(
+                    frag_start,
+                    Damage::Corrupt,
+                    "fragment length crosses a block boundary",
+                );
             }
             if payload_start + len > self.buf.len() {
-                return self.damaged(frag_start, "log ends inside a fragment");
+                let available = &self.buf[payload_start..];
+                let damage = if shorter_length_matches(kind_byte, available, crc) {
+                    Damage::Corrupt
+                } else {
+                    Damage::Truncated
+                };
+                return self.damaged(frag_start, damage, "log ends inside a fragment");
             }
             let payload = &self.buf[payload_start..payload_start + len];
             if fragment_crc(kind_byte, payload) != crc {
-                return self.damaged(frag_start, "fragment checksum mismatch");
+                return self.damaged(frag_start, Damage::Corrupt, "fragment checksum mismatch");
             }
             let Some(kind) = FragmentType::from_byte(kind_byte) else {
-                return self.damaged(frag_start, "unknown fragment type");
+                return self.damaged(frag_start, Damage::Corrupt, "unknown fragment type");
             };
             self.pos = payload_start + len;
             match (kind, record_start) {
@@ -103,28 +142,32 @@ impl<'a> LogReader<'a> {
                         data: record,
                     };
                 }
-                _ => return self.damaged(frag_start, "fragment out of sequence"),
+                _ => {
+                    return self.damaged(frag_start, Damage::Corrupt, "fragment out of sequence")
+                }
             }
         }
     }
 
-    fn damaged(&mut self, offset: usize, reason: &str) -> ReadOutcome {
+    fn damaged(&mut self, offset: usize, damage: Damage, reason: &str) -> ReadOutcome {
         self.failed = true;
         ReadOutcome::Damaged {
             offset: offset as u64,
+            damage,
             reason: reason.to_string(),
         }
     }
+}
 
-    /// True if any bytes other than zero padding follow the current position: used to
-    /// tell a torn tail (nothing after the damage) from damage in the middle.
-    pub(crate) fn has_data_after(&self, offset: u64) -> bool {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        // Skip the damaged fragment's own block: data in a later block means more
-        // records were written after the damaged one.
-        let next_block = (start / BLOCK_SIZE + 1).saturating_mul(BLOCK_SIZE);
-        self.buf
-            .get(next_block..)
-            .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+/// True if some prefix of `available` carries checksum `crc`: the fragment's bytes are
+/// all there and only its length field is wrong.
+fn shorter_length_matches(kind: u8, available: &[u8], crc: u32) -> bool {
+    let mut running = crc32c::crc32c(&[kind]);
+    if running == crc {
+        return true;
     }
+    available.iter().any(|&b| {
+        running = crc32c::crc32c_append(running, &[b]);
+        running == crc
+    })
 }

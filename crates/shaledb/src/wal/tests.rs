@@ -73,3 +73,33 @@ fn flipped_byte_is_detected_and_nothing_after_it_returned() {
         assert_eq!(read[..], records[..read.len()], "flip at {pos}");
     }
 }
+
+fn last_damage(buf: &[u8]) -> Option<Damage> {
+    let mut reader = LogReader::new(buf);
+    loop {
+        match reader.read_record() {
+            ReadOutcome::Record { .. } => {}
+            ReadOutcome::Eof => return None,
+            ReadOutcome::Damaged { damage, .. } => return Some(damage),
+        }
+    }
+}
+
+#[test]
+fn truncation_is_told_apart_from_corruption() {
+    let records = vec![b"first".to_vec(), b"second record".to_vec()];
+    let buf = write_log(&records);
+    for cut in 1..buf.len() {
+        let damage = last_damage(&buf[..cut]);
+        assert!(matches!(damage, None | Some(Damage::Truncated)), "cut at {cut}: {damage:?}");
+    }
+    // A length field raised past the end of the log: the bytes are all there, so this
+    // is corruption, not a torn write.
+    let second = 7 + 5;
+    let mut longer = buf.clone();
+    longer[second + 4] = 200;
+    assert_eq!(last_damage(&longer), Some(Damage::Corrupt));
+    let mut flipped = buf.clone();
+    flipped[second + 9] ^= 1;
+    assert_eq!(last_damage(&flipped), Some(Damage::Corrupt));
+}

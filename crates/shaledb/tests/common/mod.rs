@@ -238,6 +238,16 @@ pub fn full() -> impl RangeBounds<&'static [u8]> + Clone {
     ..
 }
 
+/// A `(Bound, Bound)` pair typed as `RangeBounds<&[u8]>` only. A bare tuple
+/// of `Bound<&[u8]>` is ambiguous for `range<K, R: RangeBounds<K>>`, because
+/// std implements both `RangeBounds<&[u8]>` and `RangeBounds<[u8]>` for it.
+pub fn bounds<'a>(
+    lo: Bound<&'a [u8]>,
+    hi: Bound<&'a [u8]>,
+) -> impl RangeBounds<&'a [u8]> + Clone + 'a {
+    (lo, hi)
+}
+
 /// Whether `key` lies within the bounds. Works for empty and inverted
 /// bounds too (where `BTreeMap::range` would panic).
 pub fn in_bounds(key: &[u8], lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
@@ -329,7 +339,7 @@ macro_rules! impl_view {
                 self.get(key)
             }
             fn view_range<'a>(&'a self, lo: Bound<&'a [u8]>, hi: Bound<&'a [u8]>) -> BoxIter<'a> {
-                Box::new(self.range((lo, hi)))
+                Box::new(self.range(bounds(lo, hi)))
             }
             fn view_iter(&self) -> BoxIter<'_> {
                 Box::new(self.iter())
@@ -347,33 +357,52 @@ impl_view!(Snapshot);
 /// Checks a whole database (or snapshot) against `model`: a `get` of every
 /// model key, a `get` of every key in `absent` that the model lacks, a full
 /// forward scan and a full reverse scan.
-pub fn check_view<V: View + ?Sized>(view: &V, model: &Model, absent: &[Vec<u8>]) -> Result<(), String> {
+pub fn check_view<V: View + ?Sized>(
+    view: &V,
+    model: &Model,
+    absent: &[Vec<u8>],
+) -> Result<(), String> {
     for (key, want) in model {
         let got = view.view_get(key);
         if !matches!(&got, Ok(Some(v)) if v == want) {
-            return Err(format!("get({}) = {}, expected Some({})", show(key), show_get(&got), show(want)));
+            return Err(format!(
+                "get({}) = {}, expected Some({})",
+                show(key),
+                show_get(&got),
+                show(want)
+            ));
         }
     }
     for key in absent.iter().filter(|k| !model.contains_key(*k)) {
         let got = view.view_get(key);
         if !matches!(got, Ok(None)) {
-            return Err(format!("get({}) of an absent key = {}, expected Ok(None)", show(key), show_get(&got)));
+            return Err(format!(
+                "get({}) of an absent key = {}, expected Ok(None)",
+                show(key),
+                show_get(&got)
+            ));
         }
     }
 
     let want: Vec<Entry> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let forward = collect_bounded(view.view_iter(), want.len() + 1).map_err(|e| format!("forward scan: {e}"))?;
+    let forward = collect_bounded(view.view_iter(), want.len() + 1)
+        .map_err(|e| format!("forward scan: {e}"))?;
     compare_entries("full forward scan", &forward, &want)?;
 
     let want_rev: Vec<Entry> = want.into_iter().rev().collect();
-    let reverse =
-        collect_bounded(view.view_iter().rev(), want_rev.len() + 1).map_err(|e| format!("reverse scan: {e}"))?;
+    let reverse = collect_bounded(view.view_iter().rev(), want_rev.len() + 1)
+        .map_err(|e| format!("reverse scan: {e}"))?;
     compare_entries("full reverse scan", &reverse, &want_rev)
 }
 
 /// [`check_view`], panicking with `context` on mismatch.
 #[track_caller]
-pub fn assert_matches_model<V: View + ?Sized>(view: &V, model: &Model, absent: &[Vec<u8>], context: &str) {
+pub fn assert_matches_model<V: View + ?Sized>(
+    view: &V,
+    model: &Model,
+    absent: &[Vec<u8>],
+    context: &str,
+) {
     if let Err(e) = check_view(view, model, absent) {
         panic!("{context}: {e}");
     }
