@@ -50,6 +50,10 @@ pub enum Error {
     /// The database has been closed.
     #[error("database is closed")]
     Closed,
+
+    /// An internal invariant failed: a bug in ShaleDB. The operation was not applied.
+    #[error("internal error (a bug in ShaleDB): {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -84,6 +88,7 @@ impl Error {
             Error::Locked { path } => Error::Locked { path: path.clone() },
             Error::ReadOnly(cause) => Error::ReadOnly(Arc::clone(cause)),
             Error::Closed => Error::Closed,
+            Error::Internal(s) => Error::Internal(s.clone()),
         }
     }
 

@@ -76,6 +76,10 @@ pub struct Options {
     pub max_immutable_memtables: usize,
     /// Compaction style. Default leveled.
     pub compaction: CompactionStyle,
+    /// Never start compactions in the background; [`crate::Db::compact_range`] still
+    /// works. Level 0 then grows until writes stop at `level0_stop_writes_trigger`, so
+    /// this suits bulk loads followed by a manual compaction. Default false.
+    pub disable_auto_compactions: bool,
     /// Level-0 file count that triggers a compaction. Default 4.
     pub level0_compaction_trigger: usize,
     /// Level-0 file count at which writes are slowed. Default 20.
@@ -116,6 +120,7 @@ impl Default for Options {
             max_background_jobs: 2,
             max_immutable_memtables: 2,
             compaction: CompactionStyle::Leveled,
+            disable_auto_compactions: false,
             level0_compaction_trigger: 4,
             level0_slowdown_writes_trigger: 20,
             level0_stop_writes_trigger: 36,
@@ -146,6 +151,7 @@ impl std::fmt::Debug for Options {
             .field("max_background_jobs", &self.max_background_jobs)
             .field("max_immutable_memtables", &self.max_immutable_memtables)
             .field("compaction", &self.compaction)
+            .field("disable_auto_compactions", &self.disable_auto_compactions)
             .field("level0_compaction_trigger", &self.level0_compaction_trigger)
             .field("level0_slowdown_writes_trigger", &self.level0_slowdown_writes_trigger)
             .field("level0_stop_writes_trigger", &self.level0_stop_writes_trigger)

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use common::{show, BoxIter, Entry, Model, View};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shaledb::{Compression, Db, Options, Snapshot, WriteBatch, WriteOptions};
+use shaledb::{CompactionStyle, Compression, Db, Options, Snapshot, WriteBatch, WriteOptions};
 
 const DEFAULT_OPS: usize = 3000;
 const LONG_OPS: usize = 200_000;
@@ -72,6 +72,77 @@ fn lz4_weak_bloom() -> Options {
         bloom_bits_per_key: 1,
         ..Default::default()
     }
+}
+
+/// Leveled compaction with tiny levels, so data moves through several levels and
+/// reopens land in the middle of compactions.
+fn leveled_small_levels() -> Options {
+    Options {
+        memtable_size: 4 << 10,
+        block_size: 512,
+        level0_compaction_trigger: 2,
+        level_base_size: 16 << 10,
+        level_size_multiplier: 4,
+        target_file_size: 8 << 10,
+        ..Default::default()
+    }
+}
+
+/// Size-tiered compaction with tiny memtables.
+fn tiered_small() -> Options {
+    Options {
+        memtable_size: 4 << 10,
+        block_size: 512,
+        compaction: CompactionStyle::Tiered,
+        level0_compaction_trigger: 3,
+        tiered_min_merge_width: 2,
+        target_file_size: 8 << 10,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn model_leveled_small_levels() {
+    run(Config {
+        name: "model_leveled_small_levels",
+        seed: 0x5EED_0006,
+        ops: DEFAULT_OPS,
+        options: leveled_small_levels,
+    });
+}
+
+#[test]
+fn model_tiered() {
+    run(Config {
+        name: "model_tiered",
+        seed: 0x5EED_0007,
+        ops: DEFAULT_OPS,
+        options: tiered_small,
+    });
+}
+
+/// Run with `cargo test -p shaledb --test model -- --ignored`.
+#[test]
+#[ignore = "long-running; run with `cargo test -p shaledb --test model -- --ignored`"]
+fn model_long_tiered() {
+    run(Config {
+        name: "model_long_tiered",
+        seed: 0x5EED_1001,
+        ops: LONG_OPS,
+        options: tiered_small,
+    });
+}
+
+/// Run with `cargo test -p shaledb --test model -- --ignored`.
+#[test]
+#[ignore = "long-running; run with `cargo test -p shaledb --test model -- --ignored`"]
+fn model_long_leveled() {
+    run(Config {
+        name: "model_long_leveled",
+        seed: 0x5EED_1002,
+        ops: LONG_OPS,
+        options: leveled_small_levels,
+    });
 }
 
 #[test]

@@ -38,18 +38,8 @@ impl Compaction {
         output_level: usize,
         target_file_size: u64,
     ) -> Self {
-        let all = inputs.iter().flat_map(|(_, files)| files.iter());
-        let smallest = all
-            .clone()
-            .map(|f| f.smallest_user_key())
-            .min()
-            .unwrap_or_default()
-            .to_vec();
-        let largest = all
-            .map(|f| f.largest_user_key())
-            .max()
-            .unwrap_or_default()
-            .to_vec();
+        let (smallest, largest) =
+            user_key_range(inputs.iter().flat_map(|(_, files)| files.iter()));
         Compaction {
             version,
             inputs,
@@ -75,6 +65,18 @@ impl Compaction {
     pub(crate) fn start_level(&self) -> usize {
         self.inputs.iter().map(|(l, _)| *l).min().unwrap_or(0)
     }
+}
+
+/// The smallest and largest user keys of a set of tables (empty for no tables).
+pub(crate) fn user_key_range<'a>(
+    files: impl Iterator<Item = &'a Arc<FileMeta>> + Clone,
+) -> (Vec<u8>, Vec<u8>) {
+    let smallest = files.clone().map(|f| f.smallest_user_key()).min();
+    let largest = files.map(|f| f.largest_user_key()).max();
+    (
+        smallest.unwrap_or_default().to_vec(),
+        largest.unwrap_or_default().to_vec(),
+    )
 }
 
 /// What running compactions hold: input tables and output ranges.

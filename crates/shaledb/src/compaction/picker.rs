@@ -109,8 +109,8 @@ fn pick_level0(
     if l0.is_empty() || l0.iter().any(|f| running.files.contains(&f.number)) {
         return None;
     }
-    let probe = Compaction::new(Arc::clone(version), vec![(0, l0.to_vec())], base_level, opts.target_file_size);
-    let next = version.overlapping(base_level, Some(&probe.smallest), Some(&probe.largest));
+    let (smallest, largest) = super::user_key_range(l0.iter());
+    let next = version.overlapping(base_level, Some(&smallest), Some(&largest));
     let mut inputs = vec![(0, l0.to_vec())];
     let single = l0.len() == 1 && next.is_empty();
     if !next.is_empty() {

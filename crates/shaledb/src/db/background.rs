@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::{Db, DbCore};
-use crate::compaction::{picker, tiered, Compaction};
+use crate::compaction::{picker, tiered, user_key_range, Compaction};
 use crate::error::{Error, Result};
 use crate::options::CompactionStyle;
 
@@ -54,7 +54,10 @@ fn worker_loop(core: &DbCore) {
             continue;
         }
         let compaction_slots = core.options.max_background_jobs.saturating_sub(1).max(1);
-        if !state.manual_compaction && state.compactions_running < compaction_slots {
+        if !state.manual_compaction
+            && !core.options.disable_auto_compactions
+            && state.compactions_running < compaction_slots
+        {
             if let Some(c) = core.pick_compaction(&state.running) {
                 state.running.register(&c);
                 state.compactions_running += 1;
@@ -62,6 +65,8 @@ fn worker_loop(core: &DbCore) {
                 let result = core.run_compaction(&c);
                 state = core.state.lock();
                 state.running.release(&c);
+                // The job's handle on the old version would keep its inputs alive.
+                drop(c);
                 state.compactions_running -= 1;
                 if result.is_ok() {
                     core.install_super_version(&state);
@@ -93,45 +98,44 @@ impl DbCore {
         }
     }
 
-    /// Compacts every table overlapping [`lo`, `hi`] down to the last level.
+    /// Compacts every table overlapping [`lo`, `hi`] down to the last level, then the
+    /// last level itself (unless this call just rewrote it), so garbage that sat there
+    /// for an old snapshot goes away too.
     fn compact_range_inner(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Result<()> {
-        let num_levels = self.options.num_levels;
-        let last = num_levels - 1;
-        let mut level = 0;
-        while level < last {
+        let last = self.options.num_levels - 1;
+        let mut rewrote_last = false;
+        for level in 0..=last {
             self.check_bg_error()?;
             if self.shutting_down.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
             let version = self.versions.lock().current();
             let inputs = version.overlapping(level, lo, hi);
-            // Skip empty levels on the way down, to land the data in the last level.
-            if inputs.is_empty() {
-                level += 1;
+            if inputs.is_empty() || (level == last && rewrote_last) {
                 continue;
             }
-            let probe = Compaction::new(Arc::clone(&version), vec![(level, inputs.clone())], level + 1, 0);
-            let output_level = level + 1;
+            let output_level = (level + 1).min(last);
+            let (smallest, largest) = user_key_range(inputs.iter());
             let mut all_inputs = vec![(level, inputs)];
-            let next = version.overlapping(output_level, Some(&probe.smallest), Some(&probe.largest));
-            if !next.is_empty() {
-                all_inputs.push((output_level, next));
+            if output_level != level {
+                let next = version.overlapping(output_level, Some(&smallest), Some(&largest));
+                if !next.is_empty() {
+                    all_inputs.push((output_level, next));
+                }
             }
             let c = Compaction::new(version, all_inputs, output_level, self.options.target_file_size);
-            {
-                let mut state = self.state.lock();
-                state.running.register(&c);
-            }
+            self.state.lock().running.register(&c);
             let result = self.run_compaction(&c);
             let mut state = self.state.lock();
             state.running.release(&c);
+            drop(c);
             if result.is_ok() {
                 self.install_super_version(&state);
                 self.delete_obsolete_files(&state);
             }
             drop(state);
             result?;
-            level = output_level;
+            rewrote_last |= output_level == last;
         }
         Ok(())
     }

@@ -172,9 +172,11 @@ impl VersionSet {
         edit.next_file_number = Some(self.next_file_number);
         edit.last_sequence = Some(self.last_sequence);
         let mut version = (*self.current).clone();
-        apply(&mut version, &edit).map_err(Error::InvalidArgument)?;
+        apply(&mut version, &edit).map_err(Error::Internal)?;
         version.sort_levels();
-        debug_assert!(version.check_invariants().is_ok(), "{:?}", version.check_invariants());
+        // Cheap (linear in the number of tables), and a broken level must never reach
+        // the manifest.
+        version.check_invariants().map_err(Error::Internal)?;
         let roll = self.manifest.as_ref().is_none_or(|m| m.len() > MANIFEST_ROLL_BYTES);
         if roll {
             // Install first so the snapshot holds the edit; the old manifest stays

@@ -1,0 +1,230 @@
+//! Compaction: space comes back, snapshots survive, backpressure bounds level 0,
+//! manual compaction of a range, both styles, and no orphan files after a kill.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use shaledb::{CompactionStyle, Db, Options, WriteBatch};
+
+fn small(style: CompactionStyle) -> Options {
+    Options {
+        memtable_size: 32 << 10,
+        block_size: 1024,
+        level0_compaction_trigger: 2,
+        level_base_size: 128 << 10,
+        level_size_multiplier: 4,
+        target_file_size: 64 << 10,
+        compaction: style,
+        ..Options::default()
+    }
+}
+
+fn num(db: &Db, property: &str) -> u64 {
+    let text = db.property(property).unwrap_or_else(|| panic!("no property {property}"));
+    text.parse()
+        .unwrap_or_else(|_| panic!("{property} is not a plain number: {text:?}"))
+}
+
+fn key(i: u64) -> Vec<u8> {
+    format!("key{i:08}").into_bytes()
+}
+
+fn value(i: u64, round: u64) -> Vec<u8> {
+    format!("value-{i}-{round}-").repeat(4).into_bytes()
+}
+
+fn load(db: &Db, n: u64, round: u64) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let mut batch = WriteBatch::new();
+        for &i in chunk {
+            batch.put(key(i), value(i, round));
+        }
+        db.write(batch).unwrap();
+    }
+}
+
+fn sst_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".sst"))
+        .count()
+}
+
+#[test]
+fn deleting_everything_and_compacting_gives_the_space_back() {
+    for style in [CompactionStyle::Leveled, CompactionStyle::Tiered] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), small(style)).unwrap();
+        load(&db, 20_000, 0);
+        db.flush().unwrap();
+        assert!(num(&db, "shaledb.total-sst-size") > 100_000, "{style:?}: load too small");
+        for i in 0..20_000 {
+            db.delete(key(i)).unwrap();
+        }
+        db.compact_range::<&[u8], _>(..).unwrap();
+        assert_eq!(num(&db, "shaledb.total-sst-size"), 0, "{style:?}: space not reclaimed");
+        assert_eq!(db.iter().count(), 0);
+        assert_eq!(sst_files(dir.path()), 0, "{style:?}: obsolete table files left behind");
+    }
+}
+
+#[test]
+fn snapshots_taken_before_a_compaction_read_the_old_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();
+    load(&db, 5_000, 0);
+    let snap = db.snapshot();
+    load(&db, 5_000, 1);
+    for i in (0..5_000).step_by(3) {
+        db.delete(key(i)).unwrap();
+    }
+    db.compact_range::<&[u8], _>(..).unwrap();
+    for i in (0..5_000).step_by(7) {
+        assert_eq!(snap.get(key(i)).unwrap(), Some(value(i, 0)), "snapshot lost key {i}");
+        let now = db.get(key(i)).unwrap();
+        let want = (i % 3 != 0).then(|| value(i, 1));
+        assert_eq!(now, want, "current view of key {i}");
+    }
+    assert_eq!(snap.iter().count(), 5_000);
+    drop(snap);
+    // With the snapshot gone, a second compaction drops the old versions.
+    let before = num(&db, "shaledb.total-sst-size");
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert!(num(&db, "shaledb.total-sst-size") < before, "old versions were kept");
+}
+
+#[test]
+fn compacting_a_range_leaves_the_rest_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();
+    load(&db, 10_000, 0);
+    load(&db, 10_000, 1);
+    db.compact_range(key(2_000).as_slice()..key(4_000).as_slice()).unwrap();
+    for i in (0..10_000).step_by(13) {
+        assert_eq!(db.get(key(i)).unwrap(), Some(value(i, 1)));
+    }
+}
+
+#[test]
+fn backpressure_keeps_level0_below_the_stop_trigger() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        memtable_size: 16 << 10,
+        level0_compaction_trigger: 2,
+        level0_slowdown_writes_trigger: 3,
+        level0_stop_writes_trigger: 5,
+        max_immutable_memtables: 1,
+        max_background_jobs: 2,
+        ..small(CompactionStyle::Leveled)
+    };
+    let stop = options.level0_stop_writes_trigger as u64;
+    let slack = options.max_immutable_memtables as u64;
+    let db = Db::open(dir.path(), options).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(0));
+    let watcher = {
+        let (db, done, peak) = (db.clone(), Arc::clone(&done), Arc::clone(&peak));
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(num(&db, "shaledb.num-files-at-level0"), Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        })
+    };
+    // Two writers, faster than one compaction thread can merge.
+    let writers: Vec<_> = (0..2)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..20_000u64 {
+                    db.put(key(i * 2 + t), value(i, t)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    let peak = peak.load(Ordering::Relaxed);
+    // Frozen memtables already waiting may still land after writers stop.
+    assert!(peak <= stop + slack, "level 0 reached {peak} tables (stop trigger {stop})");
+    assert!(peak >= 1, "no table was ever seen in level 0");
+    let stats = db.property("shaledb.stats").unwrap();
+    assert!(stats.contains("Stalls"), "{stats}");
+    for i in (0..40_000).step_by(101) {
+        assert!(db.get(key(i)).unwrap().is_some(), "key {i} lost");
+    }
+}
+
+#[test]
+fn tiered_keeps_the_run_count_bounded_and_data_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small(CompactionStyle::Tiered)).unwrap();
+    let mut model = BTreeMap::new();
+    for round in 0..6 {
+        load(&db, 6_000, round);
+        for i in 0..6_000 {
+            model.insert(key(i), value(i, round));
+        }
+    }
+    db.flush().unwrap();
+    let files = num(&db, "shaledb.num-files-total");
+    let entries: Vec<_> = db.iter().map(|r| r.unwrap()).collect();
+    assert_eq!(entries, model.into_iter().collect::<Vec<_>>());
+    assert!(files < 200, "tiered compaction left {files} tables");
+    let stats = db.property("shaledb.stats").unwrap();
+    assert!(stats.contains("tiered"), "{stats}");
+}
+
+#[test]
+fn numeric_properties_are_plain_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();
+    load(&db, 3_000, 0);
+    db.flush().unwrap();
+    for p in [
+        "shaledb.num-files-at-level0",
+        "shaledb.num-files-at-level6",
+        "shaledb.total-sst-size",
+        "shaledb.estimate-num-keys",
+        "shaledb.live-data-size",
+    ] {
+        num(&db, p);
+    }
+    assert!(db.property("shaledb.num-files-at-level7").is_none());
+    assert!(db.property("shaledb.no-such-property").is_none());
+    let estimate = num(&db, "shaledb.estimate-num-keys");
+    assert!((2_000..=4_000).contains(&estimate), "estimate-num-keys {estimate}");
+}
+
+/// Reopening leaves no table that the manifest does not list, even when the previous
+/// run was killed in the middle of compactions (see `crash.rs` for the kill itself).
+#[test]
+fn reopen_after_close_during_compaction_leaves_no_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..5 {
+        let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();
+        load(&db, 8_000, round);
+        // Close at once, with compactions still queued or running.
+        db.close().unwrap();
+        // Reopen without background compactions, so every table on disk must be one
+        // the manifest lists.
+        let quiet = Options {
+            disable_auto_compactions: true,
+            ..small(CompactionStyle::Leveled)
+        };
+        let db = Db::open(dir.path(), quiet).unwrap();
+        assert_eq!(
+            num(&db, "shaledb.num-files-total") as usize,
+            sst_files(dir.path()),
+            "round {round}: orphan tables"
+        );
+        assert_eq!(db.get(key(7_999)).unwrap(), Some(value(7_999, round)));
+        db.close().unwrap();
+    }
+}
