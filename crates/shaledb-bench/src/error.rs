@@ -1,0 +1,59 @@
+//! The harness's typed error.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+use crate::engine::EngineError;
+use crate::workload::Workload;
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// The options cannot work together.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// The engine could not open its database.
+    #[error("{engine}: cannot open the database in {}: {source}", dir.display())]
+    Open {
+        /// The engine.
+        engine: String,
+        /// Its database directory.
+        dir: PathBuf,
+        /// What the engine said.
+        source: EngineError,
+    },
+
+    /// An engine call failed during a benchmark.
+    #[error("{workload}: {source}")]
+    Engine {
+        /// The benchmark that was running.
+        workload: Workload,
+        /// What the engine said.
+        source: EngineError,
+    },
+
+    /// A file operation of the harness failed (database directory, results file).
+    #[error("{context}: {source}")]
+    Io {
+        /// What the harness was doing.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// A benchmark thread panicked (a bug in an engine adapter).
+    #[error("{0}: a benchmark thread panicked")]
+    ThreadPanicked(Workload),
+}
+
+impl BenchError {
+    /// Wraps an I/O error with what the harness was doing.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        BenchError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The ShaleDB adapter: [`Engine`] over [`shaledb::Db`], and its factory.
+//!
+//! `ShaleFactory::matched()` opens ShaleDB with the settings the peers comparison
+//! uses for every engine: write-ahead log on without a sync per write, LZ4, bloom
+//! filters at 10 bits per key, 4 KiB blocks, a 64 MiB memtable and a 64 MiB block cache.
+//!
+//! Concurrency: `Db` is `Send + Sync` and all its calls take `&self`, so the adapter
+//! adds no locking. The peak level-0 file count is kept in an atomic updated by `stats`.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use shaledb::{Compression, Db, Options, WriteBatch, WriteOptions};
+
+use crate::engine::{Engine, EngineError, EngineFactory, EngineStats};
+
+impl From<shaledb::Error> for EngineError {
+    fn from(e: shaledb::Error) -> Self {
+        EngineError::new(e)
+    }
+}
+
+/// ShaleDB under benchmark.
+pub struct ShaleEngine {
+    db: Db,
+    peak_l0_files: AtomicU64,
+}
+
+impl ShaleEngine {
+    /// Wraps an open database.
+    pub fn new(db: Db) -> Self {
+        ShaleEngine {
+            db,
+            peak_l0_files: AtomicU64::new(0),
+        }
+    }
+
+    /// The wrapped database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// A numeric property, `None` if absent or not a number.
+    fn number(&self, name: &str) -> Option<u64> {
+        self.db.property(name)?.trim().parse().ok()
+    }
+}
+
+fn write_options(sync: bool) -> WriteOptions {
+    WriteOptions {
+        sync,
+        ..Default::default()
+    }
+}
+
+impl Engine for ShaleEngine {
+    fn name(&self) -> String {
+        "shaledb".to_string()
+    }
+
+    fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), EngineError> {
+        if sync {
+            let mut batch = WriteBatch::new();
+            batch.put(key, value);
+            self.db.write_opt(batch, &write_options(true))?;
+        } else {
+            self.db.put(key, value)?;
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
+        Ok(self.db.get(key)?)
+    }
+
+    fn delete(&self, key: &[u8], sync: bool) -> Result<(), EngineError> {
+        if sync {
+            let mut batch = WriteBatch::new();
+            batch.delete(key);
+            self.db.write_opt(batch, &write_options(true))?;
+        } else {
+            self.db.delete(key)?;
+        }
+        Ok(())
+    }
+
+    fn write_batch(&self, entries: &[(Vec<u8>, Vec<u8>)], sync: bool) -> Result<(), EngineError> {
+        let mut batch = WriteBatch::new();
+        for (key, value) in entries {
+            batch.put(key, value);
+        }
+        self.db.write_opt(batch, &write_options(sync))?;
+        Ok(())
+    }
+
+    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<usize, EngineError> {
+        let mut read = 0;
+        for item in self.db.range(start..).take(n) {
+            item?;
+            read += 1;
+        }
+        Ok(read)
+    }
+
+    fn scan_all(&self, reverse: bool) -> Result<usize, EngineError> {
+        self.scan(reverse, usize::MAX, &mut |_, _| {})
+    }
+
+    fn scan(
+        &self,
+        reverse: bool,
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize, EngineError> {
+        let iter = self.db.iter();
+        let entries: Box<dyn Iterator<Item = shaledb::Result<shaledb::KvPair>>> = if reverse {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        let mut read = 0;
+        for item in entries.take(limit) {
+            let (key, value) = item?;
+            visit(&key, &value);
+            read += 1;
+        }
+        Ok(read)
+    }
+
+    fn flush(&self) -> Result<(), EngineError> {
+        Ok(self.db.flush()?)
+    }
+
+    fn compact_all(&self) -> Result<(), EngineError> {
+        Ok(self.db.compact_range::<&[u8], _>(..)?)
+    }
+
+    fn stats(&self) -> EngineStats {
+        let l0 = self.number("shaledb.num-files-at-level0");
+        let peak = l0.map(|n| self.peak_l0_files.fetch_max(n, Ordering::Relaxed).max(n));
+        let mut extra = Vec::new();
+        for name in [
+            "shaledb.user-bytes-written",
+            "shaledb.stall-count",
+            "shaledb.num-files-total",
+        ] {
+            if let Some(value) = self.db.property(name) {
+                extra.push((name.to_string(), value));
+            }
+        }
+        EngineStats {
+            table_bytes_written: self.number("shaledb.bytes-written"),
+            live_data_bytes: self.number("shaledb.live-data-size"),
+            stall_micros: self.number("shaledb.stall-micros"),
+            peak_l0_files: peak,
+            extra,
+        }
+    }
+}
+
+/// Opens [`ShaleEngine`]s with fixed options.
+#[derive(Debug, Clone)]
+pub struct ShaleFactory {
+    options: Options,
+}
+
+impl ShaleFactory {
+    /// A factory that opens every database with `options`.
+    pub fn new(options: Options) -> Self {
+        ShaleFactory { options }
+    }
+
+    /// The settings of the peers comparison: LZ4, bloom 10 bits per key, 4 KiB blocks,
+    /// 64 MiB memtable, 64 MiB block cache; everything else ShaleDB's default.
+    pub fn matched() -> Self {
+        ShaleFactory::new(Options {
+            compression: Compression::Lz4,
+            bloom_bits_per_key: 10,
+            block_size: 4 << 10,
+            memtable_size: 64 << 20,
+            block_cache_size: 64 << 20,
+            ..Default::default()
+        })
+    }
+
+    /// The options databases are opened with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+}
+
+impl EngineFactory for ShaleFactory {
+    fn name(&self) -> String {
+        "shaledb".to_string()
+    }
+
+    fn settings(&self) -> Vec<(String, String)> {
+        let o = &self.options;
+        let mib = |n: u64| format!("{} MiB", n >> 20);
+        vec![
+            (
+                "wal".into(),
+                "on, no sync per write (except fillsync)".into(),
+            ),
+            ("compression".into(), format!("{:?}", o.compression)),
+            (
+                "bloom_bits_per_key".into(),
+                o.bloom_bits_per_key.to_string(),
+            ),
+            ("block_size".into(), format!("{} KiB", o.block_size >> 10)),
+            ("memtable_size".into(), mib(o.memtable_size as u64)),
+            ("block_cache_size".into(), mib(o.block_cache_size as u64)),
+            ("compaction".into(), format!("{:?}", o.compaction)),
+            (
+                "max_background_jobs".into(),
+                o.max_background_jobs.to_string(),
+            ),
+            ("target_file_size".into(), mib(o.target_file_size)),
+            ("level_base_size".into(), mib(o.level_base_size)),
+        ]
+    }
+
+    fn open(&self, dir: &Path) -> Result<Box<dyn Engine>, EngineError> {
+        std::fs::create_dir_all(dir).map_err(EngineError::new)?;
+        let db = Db::open(dir, self.options.clone())?;
+        Ok(Box::new(ShaleEngine::new(db)))
+    }
+}
