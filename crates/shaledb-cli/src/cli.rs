@@ -1,0 +1,148 @@
+//! The command line's grammar (clap derive). Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use shaledb_bench::BenchConfig;
+
+/// Inspect, edit, check and benchmark ShaleDB databases.
+///
+/// Keys and values are UTF-8 text unless --hex is given, in which case they are read and
+/// printed as hexadecimal. Commands that read (get, scan, stats, check, compact, delete)
+/// fail if the database does not exist; put creates it. A database open in another
+/// process is locked and cannot be opened.
+#[derive(Debug, Parser)]
+#[command(name = "shaledb", version, propagate_version = true)]
+pub struct Cli {
+    /// Read keys and values as hexadecimal and print them as hexadecimal.
+    #[arg(long, global = true)]
+    pub hex: bool,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the value of KEY. Exits with status 1 if the key is absent.
+    Get(GetArgs),
+    /// Set KEY to VALUE, creating the database if needed.
+    Put(PutArgs),
+    /// Delete KEY (deleting an absent key is not an error).
+    Delete(DeleteArgs),
+    /// Print entries in key order, one `key<TAB>value` per line.
+    Scan(ScanArgs),
+    /// Print the levels table, compaction and stall statistics, and numeric properties.
+    Stats(DbArgs),
+    /// Read every table and verify every checksum; exits with status 1 if any is damaged.
+    Check(DbArgs),
+    /// Compact the whole key space into the last level.
+    Compact(DbArgs),
+    /// Print a table (.sst) or log (.log) file: properties, block layout, entries.
+    Dump(DumpArgs),
+    /// Run the db_bench workloads on ShaleDB and print db_bench's result lines.
+    ///
+    /// The database is opened with the settings of the peers comparison: LZ4, bloom
+    /// filters at 10 bits per key, 4 KiB blocks, a 64 MiB memtable and a 64 MiB block
+    /// cache; the write-ahead log is on, without a sync per write except in fillsync.
+    /// The settings are printed with the results. A progress bar is drawn on stderr when
+    /// it is a terminal.
+    Bench(BenchArgs),
+}
+
+/// A database directory.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The database directory.
+    #[arg(value_name = "DB")]
+    pub db: PathBuf,
+}
+
+/// Arguments of `get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The database directory.
+    #[arg(value_name = "DB")]
+    pub db: PathBuf,
+    /// The key.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+}
+
+/// Arguments of `put`.
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// The database directory (created if missing).
+    #[arg(value_name = "DB")]
+    pub db: PathBuf,
+    /// The key.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// The value.
+    #[arg(value_name = "VALUE")]
+    pub value: String,
+    /// Sync the write-ahead log before returning, so the write survives a power loss.
+    #[arg(long)]
+    pub sync: bool,
+}
+
+/// Arguments of `delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The database directory.
+    #[arg(value_name = "DB")]
+    pub db: PathBuf,
+    /// The key.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Sync the write-ahead log before returning.
+    #[arg(long)]
+    pub sync: bool,
+}
+
+/// Arguments of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The database directory.
+    #[arg(value_name = "DB")]
+    pub db: PathBuf,
+    /// Start at this key (inclusive).
+    #[arg(long, value_name = "KEY")]
+    pub from: Option<String>,
+    /// Stop before this key (exclusive).
+    #[arg(long, value_name = "KEY")]
+    pub to: Option<String>,
+    /// Only keys that start with this prefix.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Print at most N entries.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Walk from the last key to the first.
+    #[arg(long)]
+    pub reverse: bool,
+}
+
+/// Arguments of `dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// A table file (NNNNNN.sst) or log file (NNNNNN.log) of a database.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print every entry (`key<TAB>@sequence<TAB>put|del<TAB>value`).
+    #[arg(long)]
+    pub entries: bool,
+    /// Print at most N entries (implies --entries).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// Arguments of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The benchmark's options, shared with the peers comparison.
+    #[command(flatten)]
+    pub config: BenchConfig,
+}

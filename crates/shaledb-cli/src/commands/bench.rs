@@ -1,0 +1,19 @@
+//! `bench`: the db_bench workloads on ShaleDB, through the `shaledb-bench` harness.
+
+use std::io::Write;
+
+use shaledb_bench::{run as run_bench, Progress, ShaleFactory};
+
+use crate::cli::BenchArgs;
+use crate::error::CliError;
+
+/// Runs the benchmarks with the peers comparison's settings.
+pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let factory = ShaleFactory::matched();
+    let report = run_bench(&args.config, &factory, out, Progress::for_stderr())?;
+    if let Some(path) = &args.config.json {
+        writeln!(out, "Results written to {}", path.display())?;
+    }
+    drop(report);
+    Ok(())
+}

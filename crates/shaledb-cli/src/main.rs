@@ -1,0 +1,34 @@
+//! The `shaledb` command line: inspect, edit, check and benchmark ShaleDB databases.
+//!
+//! Every failure is one line on stderr (`error: ...`) and exit status 1; bad arguments
+//! exit with clap's status 2. The binary never panics on user input.
+
+#![forbid(unsafe_code)]
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod codec;
+mod commands;
+mod error;
+mod open;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = commands::run(cli, &mut out).and_then(|()| Ok(out.flush()?));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            // Show what was printed before the failure, then the error.
+            let _ = out.flush();
+            let _ = writeln!(io::stderr(), "error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

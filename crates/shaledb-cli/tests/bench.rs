@@ -1,0 +1,155 @@
+//! `shaledb bench` with a small `--num`: output and JSON shape, never timing.
+
+mod common;
+
+use common::{shaledb, stdout_of};
+use predicates::prelude::*;
+use serde_json::Value;
+
+/// True if `line` has db_bench's shape: `name : X micros/op Y ops/sec;...`.
+fn is_db_bench_line(line: &str, name: &str) -> bool {
+    let Some(rest) = line.strip_prefix(&format!("{name:<12} : ")) else {
+        return false;
+    };
+    let mut words = rest.split_whitespace();
+    let micros = words.next().and_then(|w| w.parse::<f64>().ok());
+    let unit = words.next();
+    let ops = words.next().and_then(|w| w.parse::<u64>().ok());
+    let unit2 = words.next();
+    micros.is_some() && unit == Some("micros/op") && ops.is_some() && unit2 == Some("ops/sec;")
+}
+
+#[test]
+fn bench_prints_db_bench_lines_and_writes_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("out.json");
+    let out = shaledb()
+        .args([
+            "bench",
+            "--num",
+            "2000",
+            "--benchmarks",
+            "fillseq,fillrandom,readrandom,readseq",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success();
+    let text = stdout_of(out.get_output());
+    for name in ["fillseq", "fillrandom", "readrandom", "readseq"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name:<12} :")))
+            .unwrap_or_else(|| panic!("no line for {name} in\n{text}"));
+        assert!(is_db_bench_line(line, name), "{line}");
+        if name != "readseq" {
+            assert!(line.contains(" MB/s"), "{line}");
+        }
+    }
+    assert!(text.contains("latency micros: p50 "), "{text}");
+    assert!(
+        text.contains(" p99 ") && text.contains(" p99.9 ") && text.contains(" max "),
+        "{text}"
+    );
+    assert!(text.contains("write amp "), "{text}");
+    assert!(text.contains("space amp "), "{text}");
+    assert!(text.contains("peak RSS "), "{text}");
+    assert!(text.contains("Keys:       16 bytes each"), "{text}");
+    assert!(text.contains("compression: Lz4"), "{text}");
+    assert!(text.contains("block_cache_size: 64 MiB"), "{text}");
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written"))
+            .expect("valid json");
+    assert_eq!(report["engine"], "shaledb");
+    assert_eq!(report["config"]["num"], 2000);
+    assert_eq!(report["config"]["value_size"], 100);
+    assert_eq!(report["key_size"], 16);
+    assert!(report["machine"]["nproc"].as_u64().unwrap_or(0) >= 1);
+    assert!(report["engine_settings"]["compression"].is_string());
+    let results = report["results"].as_array().expect("results array");
+    let names: Vec<&str> = results.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["fillseq", "fillrandom", "readrandom", "readseq"]);
+    for r in results {
+        for field in [
+            "ops",
+            "elapsed_secs",
+            "micros_per_op",
+            "ops_per_sec",
+            "bytes",
+        ] {
+            assert!(r[field].is_number(), "{field} in {r}");
+        }
+        for p in ["p50", "p99", "p999", "max"] {
+            assert!(r["latency_micros"][p].is_number(), "{p} in {r}");
+        }
+    }
+    assert_eq!(results[0]["ops"], 2000);
+    assert!(results[0]["amplification"]["user_bytes_written"].as_u64() == Some(2000 * 116));
+    assert!(results[0]["amplification"]["peak_rss_bytes"].is_number());
+    assert!(results[2]["amplification"].is_null());
+    let found = results[2]["found"]
+        .as_u64()
+        .expect("readrandom counts found keys");
+    assert!(found > 0 && found <= 2000, "{found}");
+    // fillrandom started a fresh database; readseq reads exactly the keys it wrote,
+    // which the harness counted for logical live bytes.
+    let live = results[1]["amplification"]["logical_live_bytes"]
+        .as_u64()
+        .expect("live bytes");
+    assert_eq!(results[3]["ops"].as_u64(), Some(live / 116));
+}
+
+#[test]
+fn every_workload_runs_with_threads_in_a_given_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let all = "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,readreverse,\
+               seekrandom,readwhilewriting,deleterandom,compact,fillsync,fill100K";
+    let out = shaledb()
+        .args([
+            "bench",
+            "--num",
+            "1000",
+            "--threads",
+            "2",
+            "--benchmarks",
+            all,
+            "--db",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let text = stdout_of(out.get_output());
+    for name in all.split(',') {
+        assert!(
+            text.lines().any(|l| is_db_bench_line(l, name)),
+            "no line for {name} in\n{text}"
+        );
+    }
+    assert!(
+        text.contains("(0 of 2000 found)"),
+        "readmissing finds nothing: {text}"
+    );
+    assert!(
+        dir.path().join("shaledb").is_dir(),
+        "the database stays in --db"
+    );
+}
+
+#[test]
+fn bench_rejects_unknown_benchmarks_and_bad_options() {
+    shaledb()
+        .args(["bench", "--benchmarks", "fillseq,nosuch"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown benchmark"));
+    shaledb()
+        .args(["bench", "--num", "0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--num"));
+    shaledb()
+        .args(["bench", "--use-existing-db"])
+        .assert()
+        .code(2);
+}

@@ -1,0 +1,284 @@
+//! `stats`, `check`, `compact` and `dump`, and the damaged and locked cases.
+
+mod common;
+
+use common::{db_with, files_ending, serial, shaledb, stdout_of};
+use predicates::prelude::*;
+use shaledb::{Db, Options};
+
+fn numbered(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("key{i:05}").into_bytes(),
+                format!("value-{i}-{}", "x".repeat(40)).into_bytes(),
+            )
+        })
+        .collect()
+}
+
+/// A database with 2000 entries in one table.
+fn table_db() -> (tempfile::TempDir, std::path::PathBuf) {
+    let entries = numbered(2000);
+    let refs: Vec<(&[u8], &[u8])> = entries
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    db_with(&refs, true)
+}
+
+#[test]
+fn stats_prints_the_report_and_numeric_properties() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    let out = shaledb().arg("stats").arg(&db).assert().success();
+    let text = stdout_of(out.get_output());
+    for name in [
+        "shaledb.total-sst-size: ",
+        "shaledb.estimate-num-keys: ",
+        "shaledb.live-data-size: ",
+        "shaledb.num-files-at-level0: ",
+        "shaledb.num-files-at-level6: ",
+    ] {
+        assert!(text.contains(name), "missing {name} in\n{text}");
+    }
+    assert!(text.contains("Write amplification"), "{text}");
+}
+
+#[test]
+fn check_passes_on_a_healthy_database() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    shaledb()
+        .arg("check")
+        .arg(&db)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("entries: ok"));
+}
+
+#[test]
+fn compact_leaves_the_data_readable() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    shaledb()
+        .arg("compact")
+        .arg(&db)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("before: files per level"))
+        .stdout(predicate::str::contains("after:"));
+    shaledb()
+        .arg("get")
+        .arg(&db)
+        .arg("key01234")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("value-1234-"));
+    shaledb().arg("check").arg(&db).assert().success();
+}
+
+#[test]
+fn dump_of_a_table_shows_properties_blocks_and_entries() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    let tables = files_ending(&db, ".sst");
+    assert_eq!(tables.len(), 1, "{tables:?}");
+    let out = shaledb().arg("dump").arg(&tables[0]).assert().success();
+    let text = stdout_of(out.get_output());
+    assert!(text.contains("file size: "), "{text}");
+    assert!(text.contains("properties:"), "{text}");
+    assert!(text.contains("data blocks: "), "{text}");
+    assert!(text.contains("entries: 2000"), "{text}");
+    assert!(
+        !text.contains("key00000\t"),
+        "entries only with --entries: {text}"
+    );
+
+    let out = shaledb()
+        .arg("dump")
+        .arg(&tables[0])
+        .args(["--limit", "3"])
+        .assert()
+        .success();
+    let text = stdout_of(out.get_output());
+    let entries: Vec<&str> = text.lines().filter(|l| l.starts_with("key")).collect();
+    assert_eq!(entries.len(), 3, "{text}");
+    assert!(entries[0].starts_with("key00000\t@"), "{text}");
+    assert!(entries[0].contains("\tput\tvalue-0-"), "{text}");
+
+    let out = shaledb()
+        .arg("dump")
+        .arg(&tables[0])
+        .arg("--entries")
+        .assert()
+        .success();
+    assert_eq!(
+        stdout_of(out.get_output())
+            .lines()
+            .filter(|l| l.starts_with("key"))
+            .count(),
+        2000
+    );
+}
+
+#[test]
+fn dump_of_a_log_shows_its_records() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db");
+    let dump_logs = || {
+        let mut seen = String::new();
+        for log in files_ending(&db, ".log") {
+            let out = shaledb()
+                .arg("dump")
+                .arg(&log)
+                .arg("--entries")
+                .assert()
+                .success();
+            seen.push_str(&stdout_of(out.get_output()));
+        }
+        seen
+    };
+    shaledb()
+        .arg("put")
+        .arg(&db)
+        .args(["k1", "v1"])
+        .assert()
+        .success();
+    let seen = dump_logs();
+    assert!(seen.contains("records: 1, entries: 1"), "{seen}");
+    assert!(
+        seen.contains("record at offset 0: sequence 1, 1 entries"),
+        "{seen}"
+    );
+    assert!(seen.contains("k1\t@1\tput\tv1"), "{seen}");
+    shaledb()
+        .arg("delete")
+        .arg(&db)
+        .arg("k1")
+        .assert()
+        .success();
+    assert!(dump_logs().contains("k1\t@2\tdel\t"), "{}", dump_logs());
+}
+
+#[test]
+fn dump_reports_a_damaged_log() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db");
+    shaledb()
+        .arg("put")
+        .arg(&db)
+        .args(["k1", "v1"])
+        .assert()
+        .success();
+    let log = files_ending(&db, ".log").pop().expect("a log");
+    let mut bytes = std::fs::read(&log).expect("read log");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&log, bytes).expect("write log");
+    shaledb()
+        .arg("dump")
+        .arg(&log)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is damaged at offset 0"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+#[test]
+fn dump_rejects_other_files_and_missing_ones() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    shaledb()
+        .arg("dump")
+        .arg(db.join("CURRENT"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "expected a table (.sst) or a log (.log)",
+        ));
+    shaledb()
+        .arg("dump")
+        .arg(db.join("999999.sst"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("No such file"));
+}
+
+/// Flips bytes in the middle of the first data block of every table.
+fn corrupt_tables(db: &std::path::Path) {
+    for table in files_ending(db, ".sst") {
+        let mut bytes = std::fs::read(&table).expect("read table");
+        for b in &mut bytes[20..60] {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&table, bytes).expect("write table");
+    }
+}
+
+#[test]
+fn check_fails_on_a_corrupt_table() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    corrupt_tables(&db);
+    let out = shaledb().arg("check").arg(&db).assert().code(1);
+    let output = out.get_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let all = format!("{}{stderr}", stdout_of(output));
+    assert!(
+        all.contains("damaged") || all.contains("corruption"),
+        "{all}"
+    );
+}
+
+#[test]
+fn dump_fails_on_a_corrupt_table() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    corrupt_tables(&db);
+    let table = files_ending(&db, ".sst").remove(0);
+    shaledb()
+        .arg("dump")
+        .arg(&table)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with("error: "))
+        .stderr(predicate::str::contains("corruption"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+#[test]
+fn a_locked_database_is_reported_not_opened() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    let held = Db::open(&db, Options::default()).expect("open db in the test process");
+    for cmd in [
+        vec!["get", "key00001"],
+        vec!["put", "k", "v"],
+        vec!["scan"],
+        vec!["stats"],
+        vec!["check"],
+        vec!["compact"],
+    ] {
+        shaledb()
+            .arg(cmd[0])
+            .arg(&db)
+            .args(&cmd[1..])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("locked"))
+            .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    }
+    held.close().expect("close");
+    shaledb()
+        .arg("get")
+        .arg(&db)
+        .arg("key00001")
+        .assert()
+        .success();
+}
