@@ -58,7 +58,9 @@ pub fn result_lines(r: &WorkloadResult) -> String {
         );
     }
     if let Some(amp) = &r.amplification {
-        let _ = write!(out, "\n{INDENT}{}", amplification_line(amp));
+        for line in amplification_lines(amp) {
+            let _ = write!(out, "\n{INDENT}{line}");
+        }
         let stats = &r.engine_stats;
         if stats.stall_micros.is_some() || stats.peak_l0_files.is_some() {
             let _ = write!(out, "\n{INDENT}");
@@ -86,29 +88,29 @@ fn ratio(r: Option<f64>) -> String {
     r.map_or_else(|| "n/a".to_string(), |r| format!("{r:.2}"))
 }
 
-/// Write amplification, space amplification and peak RSS on one line.
-pub fn amplification_line(a: &Amplification) -> String {
-    let mut out = format!("write amp {}", ratio(a.write_amp));
+/// Write amplification, then space amplification and peak RSS, as two lines.
+pub fn amplification_lines(a: &Amplification) -> [String; 2] {
+    let mut write = format!("write amp {}", ratio(a.write_amp));
     if let Some(tables) = a.table_bytes_written {
         let _ = write!(
-            out,
+            write,
             " (tables {} / user {})",
             mb(tables),
             mb(a.user_bytes_written)
         );
     }
-    let _ = write!(out, ", incl. log {}", ratio(a.write_amp_incl_log));
-    let _ = write!(out, "; space amp {}", ratio(a.space_amp));
+    let _ = write!(write, ", incl. log {}", ratio(a.write_amp_incl_log));
+    let mut space = format!("space amp {}", ratio(a.space_amp));
     if let (Some(disk), Some(live)) = (a.disk_bytes, a.live_data_bytes) {
-        let _ = write!(out, " (disk {} / live {})", mb(disk), mb(live));
+        let _ = write!(space, " (disk {} / live {})", mb(disk), mb(live));
     }
     if let Some(per_byte) = a.disk_per_logical_byte {
-        let _ = write!(out, ", disk/user data {per_byte:.2}");
+        let _ = write!(space, ", disk/user data {per_byte:.2}");
     }
     if let Some(rss) = a.peak_rss_bytes {
-        let _ = write!(out, "; peak RSS {}", mb(rss));
+        let _ = write!(space, "; peak RSS {}", mb(rss));
     }
-    out
+    [write, space]
 }
 
 /// db_bench's header: engine, date, CPU, key and value sizes, estimated sizes, then the
@@ -199,15 +201,17 @@ mod tests {
             peak_rss_bytes: Some(200 << 20),
         };
         assert_eq!(
-            amplification_line(&a),
-            "write amp 2.50 (tables 250.0 MB / user 100.0 MB), incl. log 3.60; \
-             space amp 1.20 (disk 60.0 MB / live 50.0 MB), disk/user data 0.60; \
-             peak RSS 200.0 MB"
+            amplification_lines(&a),
+            [
+                "write amp 2.50 (tables 250.0 MB / user 100.0 MB), incl. log 3.60",
+                "space amp 1.20 (disk 60.0 MB / live 50.0 MB), disk/user data 0.60; \
+                 peak RSS 200.0 MB"
+            ]
         );
         let unknown = Amplification::default();
         assert_eq!(
-            amplification_line(&unknown),
-            "write amp n/a, incl. log n/a; space amp n/a"
+            amplification_lines(&unknown),
+            ["write amp n/a, incl. log n/a", "space amp n/a"]
         );
     }
 

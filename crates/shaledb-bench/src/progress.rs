@@ -34,7 +34,7 @@ impl Progress {
         let bar = self.enabled.then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{prefix:>12} [{bar:30}] {pos}/{len} ops  {per_sec}  eta {eta}",
+                "{prefix:>12} [{bar:30}] {human_pos}/{human_len} ops  {elapsed} elapsed, eta {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
