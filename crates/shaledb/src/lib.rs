@@ -37,6 +37,8 @@ mod compaction;
 mod db;
 mod error;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 mod iter;
 mod key;
 mod memtable;
