@@ -157,20 +157,20 @@ impl<'a> DecodedBatch<'a> {
                         value,
                     })
                 }),
-                Some(ValueKind::Delete) => {
-                    get_length_prefixed(&mut cursor).map(|key| BatchEntry {
-                        kind: ValueKind::Delete,
-                        key,
-                        value: &[],
-                    })
-                }
+                Some(ValueKind::Delete) => get_length_prefixed(&mut cursor).map(|key| BatchEntry {
+                    kind: ValueKind::Delete,
+                    key,
+                    value: &[],
+                }),
                 None => None,
             };
             match entry {
                 Some(e) => Some(Ok(e)),
                 None => {
                     cursor = &[];
-                    Some(Err(format!("malformed batch entry (kind byte {kind_byte})")))
+                    Some(Err(format!(
+                        "malformed batch entry (kind byte {kind_byte})"
+                    )))
                 }
             }
         })

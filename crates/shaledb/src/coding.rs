@@ -82,7 +82,17 @@ mod tests {
 
     #[test]
     fn varint_round_trip_at_the_edges() {
-        for v in [0, 1, 127, 128, 255, 300, u32::MAX as u64, u64::MAX - 1, u64::MAX] {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            255,
+            300,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             let mut buf = Vec::new();
             put_varint(&mut buf, v);
             let mut cursor = buf.as_slice();

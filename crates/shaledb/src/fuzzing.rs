@@ -46,7 +46,11 @@ pub fn decode_version_edit(data: &[u8]) {
     if let Ok(edit) = VersionEdit::decode(data) {
         // Whatever decodes must encode back to something that decodes the same.
         let again = VersionEdit::decode(&edit.encode());
-        assert_eq!(again.as_ref(), Ok(&edit), "version edit does not round-trip");
+        assert_eq!(
+            again.as_ref(),
+            Ok(&edit),
+            "version edit does not round-trip"
+        );
     }
 }
 
@@ -95,7 +99,7 @@ impl RandomAccessFile for MemFile {
         Ok(())
     }
 
-    fn len(&self) -> std::io::Result<u64> {
+    fn size(&self) -> std::io::Result<u64> {
         Ok(self.0.len() as u64)
     }
 }

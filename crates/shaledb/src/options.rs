@@ -153,8 +153,14 @@ impl std::fmt::Debug for Options {
             .field("compaction", &self.compaction)
             .field("disable_auto_compactions", &self.disable_auto_compactions)
             .field("level0_compaction_trigger", &self.level0_compaction_trigger)
-            .field("level0_slowdown_writes_trigger", &self.level0_slowdown_writes_trigger)
-            .field("level0_stop_writes_trigger", &self.level0_stop_writes_trigger)
+            .field(
+                "level0_slowdown_writes_trigger",
+                &self.level0_slowdown_writes_trigger,
+            )
+            .field(
+                "level0_stop_writes_trigger",
+                &self.level0_stop_writes_trigger,
+            )
             .field("level_base_size", &self.level_base_size)
             .field("level_size_multiplier", &self.level_size_multiplier)
             .field("target_file_size", &self.target_file_size)

@@ -23,7 +23,9 @@ fn small(style: CompactionStyle) -> Options {
 }
 
 fn num(db: &Db, property: &str) -> u64 {
-    let text = db.property(property).unwrap_or_else(|| panic!("no property {property}"));
+    let text = db
+        .property(property)
+        .unwrap_or_else(|| panic!("no property {property}"));
     text.parse()
         .unwrap_or_else(|_| panic!("{property} is not a plain number: {text:?}"))
 }
@@ -49,7 +51,13 @@ fn load(db: &Db, n: u64, round: u64) {
 fn sst_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".sst"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".sst")
+        })
         .count()
 }
 
@@ -60,14 +68,25 @@ fn deleting_everything_and_compacting_gives_the_space_back() {
         let db = Db::open(dir.path(), small(style)).unwrap();
         load(&db, 20_000, 0);
         db.flush().unwrap();
-        assert!(num(&db, "shaledb.total-sst-size") > 100_000, "{style:?}: load too small");
+        assert!(
+            num(&db, "shaledb.total-sst-size") > 100_000,
+            "{style:?}: load too small"
+        );
         for i in 0..20_000 {
             db.delete(key(i)).unwrap();
         }
         db.compact_range::<&[u8], _>(..).unwrap();
-        assert_eq!(num(&db, "shaledb.total-sst-size"), 0, "{style:?}: space not reclaimed");
+        assert_eq!(
+            num(&db, "shaledb.total-sst-size"),
+            0,
+            "{style:?}: space not reclaimed"
+        );
         assert_eq!(db.iter().count(), 0);
-        assert_eq!(sst_files(dir.path()), 0, "{style:?}: obsolete table files left behind");
+        assert_eq!(
+            sst_files(dir.path()),
+            0,
+            "{style:?}: obsolete table files left behind"
+        );
     }
 }
 
@@ -83,7 +102,11 @@ fn snapshots_taken_before_a_compaction_read_the_old_values() {
     }
     db.compact_range::<&[u8], _>(..).unwrap();
     for i in (0..5_000).step_by(7) {
-        assert_eq!(snap.get(key(i)).unwrap(), Some(value(i, 0)), "snapshot lost key {i}");
+        assert_eq!(
+            snap.get(key(i)).unwrap(),
+            Some(value(i, 0)),
+            "snapshot lost key {i}"
+        );
         let now = db.get(key(i)).unwrap();
         let want = (i % 3 != 0).then(|| value(i, 1));
         assert_eq!(now, want, "current view of key {i}");
@@ -93,7 +116,10 @@ fn snapshots_taken_before_a_compaction_read_the_old_values() {
     // With the snapshot gone, a second compaction drops the old versions.
     let before = num(&db, "shaledb.total-sst-size");
     db.compact_range::<&[u8], _>(..).unwrap();
-    assert!(num(&db, "shaledb.total-sst-size") < before, "old versions were kept");
+    assert!(
+        num(&db, "shaledb.total-sst-size") < before,
+        "old versions were kept"
+    );
 }
 
 #[test]
@@ -102,7 +128,8 @@ fn compacting_a_range_leaves_the_rest_readable() {
     let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();
     load(&db, 10_000, 0);
     load(&db, 10_000, 1);
-    db.compact_range(key(2_000).as_slice()..key(4_000).as_slice()).unwrap();
+    db.compact_range(key(2_000).as_slice()..key(4_000).as_slice())
+        .unwrap();
     for i in (0..10_000).step_by(13) {
         assert_eq!(db.get(key(i)).unwrap(), Some(value(i, 1)));
     }
@@ -152,7 +179,10 @@ fn backpressure_keeps_level0_below_the_stop_trigger() {
     watcher.join().unwrap();
     let peak = peak.load(Ordering::Relaxed);
     // Frozen memtables already waiting may still land after writers stop.
-    assert!(peak <= stop + slack, "level 0 reached {peak} tables (stop trigger {stop})");
+    assert!(
+        peak <= stop + slack,
+        "level 0 reached {peak} tables (stop trigger {stop})"
+    );
     assert!(peak >= 1, "no table was ever seen in level 0");
     let stats = db.property("shaledb.stats").unwrap();
     assert!(stats.contains("Stalls"), "{stats}");
@@ -199,7 +229,10 @@ fn numeric_properties_are_plain_numbers() {
     assert!(db.property("shaledb.num-files-at-level7").is_none());
     assert!(db.property("shaledb.no-such-property").is_none());
     let estimate = num(&db, "shaledb.estimate-num-keys");
-    assert!((2_000..=4_000).contains(&estimate), "estimate-num-keys {estimate}");
+    assert!(
+        (2_000..=4_000).contains(&estimate),
+        "estimate-num-keys {estimate}"
+    );
 }
 
 /// Reopening leaves no table that the manifest does not list, even when the previous

@@ -77,7 +77,7 @@ fn corruption_flips_and_truncations() {
 fn corruption_flips_and_truncations_paranoid() {
     run(
         "corruption_flips_and_truncations_paranoid",
-        0xBAD_5EED_2,
+        0xBAD5_EED2,
         paranoid_options,
         Budget::Sampled {
             flips: 80,
@@ -92,7 +92,7 @@ fn corruption_flips_and_truncations_paranoid() {
 fn corruption_exhaustive() {
     run(
         "corruption_exhaustive",
-        0xBAD_5EED_3,
+        0xBAD5_EED3,
         options,
         Budget::Exhaustive,
     );

@@ -384,7 +384,7 @@ fn verify_recovery(db_dir: &Path, round: usize, start: u64, acked: &[u64]) -> u6
         );
     }
     if n > 0 {
-        let last = db.prefix(b"k").rev().next();
+        let last = db.prefix(b"k").next_back();
         let ok = matches!(&last, Some(Ok((k, _))) if *k == k_key(n - 1));
         assert!(
             ok,

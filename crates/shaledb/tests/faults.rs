@@ -48,8 +48,15 @@ fn check_prefix(db: &Db, attempted: u64, acked_synced: u64) -> u64 {
         assert_eq!(k.is_some(), b.is_some(), "batch {i} is partial");
         match k {
             Some(v) => {
-                assert!(!gap, "batch {i} survived but an earlier one was lost: a hole");
-                assert_eq!(v, format!("value-{i}-").repeat(5).into_bytes(), "batch {i} has a wrong value");
+                assert!(
+                    !gap,
+                    "batch {i} survived but an earlier one was lost: a hole"
+                );
+                assert_eq!(
+                    v,
+                    format!("value-{i}-").repeat(5).into_bytes(),
+                    "batch {i} has a wrong value"
+                );
                 present += 1;
             }
             None => gap = true,
@@ -77,8 +84,14 @@ fn power_loss_rounds(rounds: usize, torn: bool) {
         let writes = rng.random_range(50..600);
         for _ in 0..writes {
             let sync = rng.random_bool(0.3);
-            db.write_opt(batch(next), &WriteOptions { sync, ..Default::default() })
-                .unwrap();
+            db.write_opt(
+                batch(next),
+                &WriteOptions {
+                    sync,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
             next += 1;
             if sync {
                 acked_synced = next;
@@ -159,7 +172,10 @@ fn failed_sync_is_reported_and_never_treated_as_durable() {
     let dir = tempfile::tempdir().unwrap();
     let fs = FaultInjectionFs::new();
     let db = Db::open(dir.path(), options(&fs)).unwrap();
-    let synced = WriteOptions { sync: true, ..Default::default() };
+    let synced = WriteOptions {
+        sync: true,
+        ..Default::default()
+    };
     for i in 0..20 {
         db.write_opt(batch(i), &synced).unwrap();
     }
@@ -180,7 +196,13 @@ fn failed_sync_is_reported_and_never_treated_as_durable() {
 #[test]
 fn failing_flush_or_compaction_stops_writes_but_not_reads() {
     let seed = seed();
-    for kind in [FaultKind::Write, FaultKind::DiskFull, FaultKind::Sync, FaultKind::Create, FaultKind::Rename] {
+    for kind in [
+        FaultKind::Write,
+        FaultKind::DiskFull,
+        FaultKind::Sync,
+        FaultKind::Create,
+        FaultKind::Rename,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let fs = FaultInjectionFs::new();
         let db = Db::open(dir.path(), options(&fs)).unwrap();

@@ -325,11 +325,8 @@ fn random_range_spec(rng: &mut StdRng, keys: &[Vec<u8>]) -> RangeSpec {
     let mut b = bound_key(rng, keys);
     match rng.random_range(0..10) {
         // Mostly well-formed ranges ...
-        0..=6 => {
-            if a > b {
-                std::mem::swap(&mut a, &mut b);
-            }
-        }
+        0..=6 if a > b => std::mem::swap(&mut a, &mut b),
+        0..=6 => {}
         // ... some with equal ends (empty unless inclusive on both sides) ...
         7 => b = a.clone(),
         // ... and some left as drawn, so about half of these are inverted.
@@ -581,7 +578,7 @@ fn run(cfg: Config) {
     for _ in 0..ops {
         h.step();
         h.op += 1;
-        if h.op % FULL_CHECK_EVERY == 0 {
+        if h.op.is_multiple_of(FULL_CHECK_EVERY) {
             h.check_everything("periodic full check");
         }
     }

@@ -39,7 +39,8 @@ impl TableCache {
         self.tables.get_or_insert_with(&number, || {
             let path = crate::db::filename::table_path(&self.dir, number);
             let file = self.fs.open(&path)?;
-            let reader = TableReader::open(file, path, number, file_size, self.block_cache.clone())?;
+            let reader =
+                TableReader::open(file, path, number, file_size, self.block_cache.clone())?;
             Ok(Arc::new(reader))
         })
     }

@@ -26,7 +26,9 @@ fn is_bottom_for_key(version: &Version, output_level: usize, user_key: &[u8]) ->
     (output_level + 1..version.num_levels()).all(|level| {
         let files = version.files(level);
         let i = files.partition_point(|f| f.largest_user_key() < user_key);
-        files.get(i).is_none_or(|f| f.smallest_user_key() > user_key)
+        files
+            .get(i)
+            .is_none_or(|f| f.smallest_user_key() > user_key)
     })
 }
 
@@ -67,14 +69,21 @@ impl DbCore {
             for n in &allocated {
                 state.pending_outputs.remove(n);
                 if result.is_err() {
-                    let _ = self.fs.remove(&crate::db::filename::table_path(&self.dir, *n));
+                    let _ = self
+                        .fs
+                        .remove(&crate::db::filename::table_path(&self.dir, *n));
                 }
             }
         }
         result?;
         let written: u64 = outputs.iter().map(|o| o.file_size).sum();
-        self.stats
-            .record_compaction(c.start_level(), c.output_level, c.input_bytes(), written, start.elapsed());
+        self.stats.record_compaction(
+            c.start_level(),
+            c.output_level,
+            c.input_bytes(),
+            written,
+            start.elapsed(),
+        );
         Ok(())
     }
 
@@ -89,10 +98,16 @@ impl DbCore {
         for (level, files) in &c.inputs {
             if *level == 0 {
                 for f in files {
-                    children.push(Box::new(LevelIterator::new(vec![Arc::clone(f)], Arc::clone(&self.table_cache))));
+                    children.push(Box::new(LevelIterator::new(
+                        vec![Arc::clone(f)],
+                        Arc::clone(&self.table_cache),
+                    )));
                 }
             } else {
-                children.push(Box::new(LevelIterator::new(files.clone(), Arc::clone(&self.table_cache))));
+                children.push(Box::new(LevelIterator::new(
+                    files.clone(),
+                    Arc::clone(&self.table_cache),
+                )));
             }
         }
         let mut iter = MergingIterator::new(children);
@@ -104,12 +119,18 @@ impl DbCore {
         let mut seen = 0u64;
         while iter.valid() {
             seen += 1;
-            if seen % SHUTDOWN_CHECK_INTERVAL == 0 && self.shutting_down.load(Ordering::Acquire) {
+            if seen.is_multiple_of(SHUTDOWN_CHECK_INTERVAL)
+                && self.shutting_down.load(Ordering::Acquire)
+            {
                 return Err(Error::Closed);
             }
             let key = iter.key();
             let parsed = parse_internal_key(key).ok_or_else(|| {
-                Error::corruption(&self.dir, 0, "undecodable internal key in a compaction input")
+                Error::corruption(
+                    &self.dir,
+                    0,
+                    "undecodable internal key in a compaction input",
+                )
             })?;
             let new_user_key = current_key.as_deref() != Some(parsed.user_key);
             if new_user_key {

@@ -38,8 +38,7 @@ impl Compaction {
         output_level: usize,
         target_file_size: u64,
     ) -> Self {
-        let (smallest, largest) =
-            user_key_range(inputs.iter().flat_map(|(_, files)| files.iter()));
+        let (smallest, largest) = user_key_range(inputs.iter().flat_map(|(_, files)| files.iter()));
         Compaction {
             version,
             inputs,

@@ -31,7 +31,10 @@ pub(crate) fn level_targets(version: &Version, opts: &Options) -> LevelTargets {
     let levels = version.num_levels();
     let last = levels - 1;
     let mut targets = vec![0u64; levels];
-    let largest = (1..levels).map(|l| version.level_bytes(l)).max().unwrap_or(0);
+    let largest = (1..levels)
+        .map(|l| version.level_bytes(l))
+        .max()
+        .unwrap_or(0);
     let mut current = largest.max(opts.level_base_size);
     targets[last] = current;
     let mut base_level = last;
@@ -79,7 +82,11 @@ pub(crate) fn level_scores(version: &Version, opts: &Options, running: &Running)
 }
 
 /// Picks the most needed leveled compaction that does not conflict with running work.
-pub(crate) fn pick(version: &Arc<Version>, opts: &Options, running: &Running) -> Option<Compaction> {
+pub(crate) fn pick(
+    version: &Arc<Version>,
+    opts: &Options,
+    running: &Running,
+) -> Option<Compaction> {
     let scores = level_scores(version, opts, running);
     let targets = level_targets(version, opts);
     let mut order: Vec<usize> = (0..scores.len()).filter(|&l| scores[l] >= 1.0).collect();
@@ -116,7 +123,12 @@ fn pick_level0(
     if !next.is_empty() {
         inputs.push((base_level, next));
     }
-    let mut c = Compaction::new(Arc::clone(version), inputs, base_level, opts.target_file_size);
+    let mut c = Compaction::new(
+        Arc::clone(version),
+        inputs,
+        base_level,
+        opts.target_file_size,
+    );
     c.trivial_move = single;
     (!running.conflicts(&c)).then_some(c)
 }
@@ -145,7 +157,12 @@ fn pick_level(
             if !next.is_empty() {
                 inputs.push((output_level, next));
             }
-            let mut c = Compaction::new(Arc::clone(version), inputs, output_level, opts.target_file_size);
+            let mut c = Compaction::new(
+                Arc::clone(version),
+                inputs,
+                output_level,
+                opts.target_file_size,
+            );
             c.trivial_move = trivial;
             (ratio, c)
         })

@@ -56,7 +56,11 @@ fn sorted_runs(version: &Version) -> Vec<Run> {
 }
 
 /// Picks a tiered compaction, if one is due and does not conflict with running work.
-pub(crate) fn pick(version: &Arc<Version>, opts: &Options, running: &Running) -> Option<Compaction> {
+pub(crate) fn pick(
+    version: &Arc<Version>,
+    opts: &Options,
+    running: &Running,
+) -> Option<Compaction> {
     let runs = sorted_runs(version);
     let l0_runs = runs.iter().take_while(|r| r.level == 0).count();
     if runs.len() < 2 {
@@ -99,7 +103,12 @@ pub(crate) fn pick(version: &Arc<Version>, opts: &Options, running: &Running) ->
     if inputs.iter().map(|(_, f)| f.len()).sum::<usize>() < 2 && runs[start].level == output_level {
         return None;
     }
-    let c = Compaction::new(Arc::clone(version), inputs, output_level, opts.target_file_size);
+    let c = Compaction::new(
+        Arc::clone(version),
+        inputs,
+        output_level,
+        opts.target_file_size,
+    );
     (!running.conflicts(&c)).then_some(c)
 }
 

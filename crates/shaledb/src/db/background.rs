@@ -90,7 +90,10 @@ fn worker_loop(core: &DbCore) {
 
 impl DbCore {
     /// The next compaction the configured style wants, if any.
-    pub(crate) fn pick_compaction(&self, running: &crate::compaction::Running) -> Option<Compaction> {
+    pub(crate) fn pick_compaction(
+        &self,
+        running: &crate::compaction::Running,
+    ) -> Option<Compaction> {
         let version = self.versions.lock().current();
         match self.options.compaction {
             CompactionStyle::Leveled => picker::pick(&version, &self.options, running),
@@ -123,7 +126,12 @@ impl DbCore {
                     all_inputs.push((output_level, next));
                 }
             }
-            let c = Compaction::new(version, all_inputs, output_level, self.options.target_file_size);
+            let c = Compaction::new(
+                version,
+                all_inputs,
+                output_level,
+                self.options.target_file_size,
+            );
             self.state.lock().running.register(&c);
             let result = self.run_compaction(&c);
             let mut state = self.state.lock();

@@ -28,8 +28,8 @@ use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-pub use snapshot::Snapshot;
 pub(crate) use flush::meta_from_summary as flush_meta;
+pub use snapshot::Snapshot;
 
 use crate::cache::TableCache;
 use crate::error::{Error, Result};

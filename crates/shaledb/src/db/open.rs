@@ -58,8 +58,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         )));
     }
 
-    let block_cache = (options.block_cache_size > 0)
-        .then(|| Arc::new(BlockCache::new(options.block_cache_size)));
+    let block_cache =
+        (options.block_cache_size > 0).then(|| Arc::new(BlockCache::new(options.block_cache_size)));
     let table_cache = Arc::new(TableCache::new(
         dir,
         Arc::clone(&fs),
@@ -89,7 +89,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     let max_number_seen = names
         .iter()
         .filter_map(|n| match filename::parse(n) {
-            Some(filename::FileKind::Log(n) | filename::FileKind::Table(n) | filename::FileKind::Manifest(n)) => Some(n),
+            Some(
+                filename::FileKind::Log(n)
+                | filename::FileKind::Table(n)
+                | filename::FileKind::Manifest(n),
+            ) => Some(n),
             _ => None,
         })
         .max()

@@ -124,7 +124,10 @@ mod tests {
     #[test]
     fn prefix_upper_bound_carries_past_0xff() {
         assert_eq!(prefix_bounds(b"ab").1, Bound::Excluded(b"ac".to_vec()));
-        assert_eq!(prefix_bounds(b"a\xff\xff").1, Bound::Excluded(b"b".to_vec()));
+        assert_eq!(
+            prefix_bounds(b"a\xff\xff").1,
+            Bound::Excluded(b"b".to_vec())
+        );
         assert_eq!(prefix_bounds(b"\xff").1, Bound::Unbounded);
         assert_eq!(prefix_bounds(b"").1, Bound::Unbounded);
     }

@@ -20,7 +20,9 @@ pub struct Snapshot {
 
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("sequence", &self.seq).finish()
+        f.debug_struct("Snapshot")
+            .field("sequence", &self.seq)
+            .finish()
     }
 }
 
@@ -30,7 +32,9 @@ impl Snapshot {
             // Read the sequence under the snapshot lock so compaction, which reads the
             // oldest snapshot under the same lock, never misses this one.
             let mut snaps = core.snapshots.lock();
-            let seq = core.last_sequence.load(std::sync::atomic::Ordering::Acquire);
+            let seq = core
+                .last_sequence
+                .load(std::sync::atomic::Ordering::Acquire);
             *snaps.entry(seq).or_insert(0) += 1;
             seq
         };
@@ -49,7 +53,8 @@ impl Snapshot {
 
     /// Entries in `range` as of the snapshot.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
-        self.core.iter_at(super::read::owned_bounds(&range), self.seq)
+        self.core
+            .iter_at(super::read::owned_bounds(&range), self.seq)
     }
 
     /// Every entry as of the snapshot.

@@ -146,7 +146,15 @@ impl DbCore {
         let _ = writeln!(
             out,
             "{:<6} {:>7} {:>10} {:>6} {:>10} {:>10} {:>6} {:>6} {:>9}",
-            "Level", "Files", "Size(MB)", "Score", "Read(GB)", "Write(GB)", "W-Amp", "Comp", "Comp(s)"
+            "Level",
+            "Files",
+            "Size(MB)",
+            "Score",
+            "Read(GB)",
+            "Write(GB)",
+            "W-Amp",
+            "Comp",
+            "Comp(s)"
         );
         let mut totals = (0usize, 0u64, 0u64, 0u64, 0u64, 0u64);
         for level in 0..version.num_levels() {
@@ -160,7 +168,11 @@ impl DbCore {
             // Per-level write amplification: bytes written into the level per byte read
             // from the level above (for level 0, per byte flushed).
             let wamp = if level == 0 {
-                if written > 0 { 1.0 } else { 0.0 }
+                if written > 0 {
+                    1.0
+                } else {
+                    0.0
+                }
             } else if read > 0 {
                 written as f64 / read as f64
             } else {
@@ -210,7 +222,11 @@ impl DbCore {
         let _ = writeln!(
             out,
             "Write amplification (table bytes written / user bytes written): {:.2}",
-            if user > 0 { self.stats.table_bytes_written() as f64 / user as f64 } else { 0.0 }
+            if user > 0 {
+                self.stats.table_bytes_written() as f64 / user as f64
+            } else {
+                0.0
+            }
         );
         let _ = writeln!(
             out,
@@ -251,9 +267,7 @@ impl DbCore {
             "shaledb.cur-size-active-mem-table" => {
                 self.current_super_version().mem.approximate_bytes() as u64
             }
-            "shaledb.block-cache-usage" => {
-                self.table_cache.block_cache().map_or(0, |c| c.usage())
-            }
+            "shaledb.block-cache-usage" => self.table_cache.block_cache().map_or(0, |c| c.usage()),
             "shaledb.last-sequence" => self.visible_sequence(),
             "shaledb.bytes-written" => stats.table_bytes_written(),
             "shaledb.user-bytes-written" => stats.user_bytes_written.load(Ordering::Relaxed),

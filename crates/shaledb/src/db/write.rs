@@ -146,10 +146,13 @@ impl DbCore {
         if !me.disable_wal && count > 0 {
             let appended = match self.wal.lock().as_mut() {
                 None => return Err(Error::Closed),
-                Some(wal) => wal
-                    .writer
-                    .add_record(record.encoded())
-                    .and_then(|()| if sync { wal.writer.sync() } else { wal.writer.flush() }),
+                Some(wal) => wal.writer.add_record(record.encoded()).and_then(|()| {
+                    if sync {
+                        wal.writer.sync()
+                    } else {
+                        wal.writer.flush()
+                    }
+                }),
             };
             if let Err(e) = appended {
                 // The log may hold part of this record; nothing more may be written to
@@ -158,7 +161,9 @@ impl DbCore {
                 self.set_bg_error(err.duplicate());
                 return Err(err);
             }
-            self.stats.wal_bytes.fetch_add(record.encoded().len() as u64, Ordering::Relaxed);
+            self.stats
+                .wal_bytes
+                .fetch_add(record.encoded().len() as u64, Ordering::Relaxed);
             if sync {
                 self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
             }
@@ -208,7 +213,8 @@ impl DbCore {
             {
                 let start = Instant::now();
                 self.work_cv.notify_all();
-                self.done_cv.wait_for(&mut state, Duration::from_millis(100));
+                self.done_cv
+                    .wait_for(&mut state, Duration::from_millis(100));
                 self.stats.record_stall(start.elapsed(), true);
                 continue;
             }
@@ -267,7 +273,12 @@ pub(crate) fn insert_batch(mem: &Memtable, batch: &WriteBatch) -> Result<()> {
 pub(crate) fn insert_decoded(mem: &Memtable, batch: &DecodedBatch<'_>) -> Result<(), String> {
     for (i, entry) in batch.iter().enumerate() {
         let entry = entry?;
-        mem.add(batch.sequence + i as u64, entry.kind, entry.key, entry.value);
+        mem.add(
+            batch.sequence + i as u64,
+            entry.kind,
+            entry.key,
+            entry.value,
+        );
     }
     Ok(())
 }

@@ -201,9 +201,14 @@ impl FileSystem for FaultInjectionFs {
         let existed = path.exists();
         let inner = RealFileSystem.create(path)?;
         let mut shared = self.lock();
-        shared.files.insert(path.to_path_buf(), FileState::default());
+        shared
+            .files
+            .insert(path.to_path_buf(), FileState::default());
         if !existed {
-            shared.unsynced_names.entry(path.to_path_buf()).or_insert(None);
+            shared
+                .unsynced_names
+                .entry(path.to_path_buf())
+                .or_insert(None);
         }
         Ok(Box::new(FaultWritable {
             inner,

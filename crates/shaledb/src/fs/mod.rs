@@ -35,7 +35,7 @@ pub trait RandomAccessFile: Send + Sync {
     /// Fills `buf` from `offset`; an error if the file is shorter.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// The file's length in bytes.
-    fn len(&self) -> io::Result<u64>;
+    fn size(&self) -> io::Result<u64>;
 }
 
 /// A held lock on a database directory; dropping it releases the lock.
@@ -67,7 +67,7 @@ pub trait FileSystem: Debug + Send + Sync + 'static {
 /// Reads a whole file through the seam.
 pub(crate) fn read_all(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
     let file = fs.open(path)?;
-    let len = usize::try_from(file.len()?)
+    let len = usize::try_from(file.size()?)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
     let mut buf = vec![0u8; len];
     file.read_exact_at(&mut buf, 0)?;

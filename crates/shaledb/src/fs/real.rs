@@ -41,7 +41,7 @@ impl RandomAccessFile for RealRandomAccess {
         self.file.read_exact_at(buf, offset)
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
 }

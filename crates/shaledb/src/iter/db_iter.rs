@@ -10,8 +10,7 @@ use std::ops::Bound;
 use super::BoxedIterator;
 use crate::error::{Error, Result};
 use crate::key::{
-    make_internal_key, parse_internal_key, SequenceNumber, ValueKind, KIND_FOR_SEEK,
-    MAX_SEQUENCE,
+    make_internal_key, parse_internal_key, SequenceNumber, ValueKind, KIND_FOR_SEEK, MAX_SEQUENCE,
 };
 
 /// Builds a fresh merged iterator over the pinned sources of one read view.

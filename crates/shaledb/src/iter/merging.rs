@@ -67,9 +67,7 @@ impl MergingIterator {
                 continue;
             }
             best = match best {
-                Some(b) if compare_internal(child.key(), self.children[b].key()) != want => {
-                    Some(b)
-                }
+                Some(b) if compare_internal(child.key(), self.children[b].key()) != want => Some(b),
                 _ => Some(i),
             };
         }
@@ -137,4 +135,3 @@ impl InternalIterator for MergingIterator {
         }
     }
 }
-

@@ -14,9 +14,7 @@ use crossbeam_skiplist::SkipMap;
 
 pub(crate) use iter::MemtableIterator;
 
-use crate::key::{
-    make_internal_key, parse_internal_key, InternalKey, SequenceNumber, ValueKind,
-};
+use crate::key::{make_internal_key, parse_internal_key, InternalKey, SequenceNumber, ValueKind};
 
 /// Bytes charged per entry on top of key and value, for the skip-list node.
 const ENTRY_OVERHEAD: usize = 64;
@@ -60,8 +58,10 @@ impl Memtable {
     /// Inserts one entry. Called by one writer at a time.
     pub(crate) fn add(&self, seq: SequenceNumber, kind: ValueKind, key: &[u8], value: &[u8]) {
         let internal = make_internal_key(key, seq, kind);
-        self.approximate_bytes
-            .fetch_add(internal.len() + value.len() + ENTRY_OVERHEAD, Ordering::Relaxed);
+        self.approximate_bytes.fetch_add(
+            internal.len() + value.len() + ENTRY_OVERHEAD,
+            Ordering::Relaxed,
+        );
         self.largest_seq.fetch_max(seq, Ordering::Relaxed);
         self.map.insert(InternalKey(internal), value.to_vec());
     }

@@ -29,7 +29,9 @@ impl Block {
             .ok_or("block shorter than its restart count")? as usize;
         let max_restarts = (n - 4) / 4;
         if num_restarts == 0 || num_restarts > max_restarts {
-            return Err(format!("restart count {num_restarts} does not fit a {n}-byte block"));
+            return Err(format!(
+                "restart count {num_restarts} does not fit a {n}-byte block"
+            ));
         }
         let restarts_at = n - 4 - num_restarts * 4;
         let block = Block {

@@ -29,7 +29,9 @@ impl BloomFilter {
     /// Encodes a filter for the given key hashes at `bits_per_key`.
     pub(crate) fn build(hashes: &[u64], bits_per_key: u32) -> Vec<u8> {
         let bits_per_key = u64::from(bits_per_key.max(1));
-        let k = ((bits_per_key as f64) * std::f64::consts::LN_2).round().clamp(1.0, 30.0) as u8;
+        let k = ((bits_per_key as f64) * std::f64::consts::LN_2)
+            .round()
+            .clamp(1.0, 30.0) as u8;
         let nbits = (hashes.len() as u64 * bits_per_key).max(64);
         let nbytes = nbits.div_ceil(8);
         let nbits = nbytes * 8;

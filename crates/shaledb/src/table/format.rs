@@ -83,7 +83,10 @@ impl Footer {
     /// Decodes a footer; `Err` says what is wrong.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, String> {
         if bytes.len() != FOOTER_LEN {
-            return Err(format!("footer is {} bytes, expected {FOOTER_LEN}", bytes.len()));
+            return Err(format!(
+                "footer is {} bytes, expected {FOOTER_LEN}",
+                bytes.len()
+            ));
         }
         let mut cursor = bytes;
         let mut fields = [0u64; 6];
@@ -94,11 +97,15 @@ impl Footer {
         let crc = get_u32(&mut cursor).ok_or("short footer")?;
         let magic = get_u64(&mut cursor).ok_or("short footer")?;
         if magic != TABLE_MAGIC {
-            return Err(format!("bad magic {magic:#018x}, expected {TABLE_MAGIC:#018x}"));
+            return Err(format!(
+                "bad magic {magic:#018x}, expected {TABLE_MAGIC:#018x}"
+            ));
         }
         let actual = crc32c::crc32c(&bytes[..52]);
         if crc != actual {
-            return Err(format!("footer checksum {actual:#010x}, expected {crc:#010x}"));
+            return Err(format!(
+                "footer checksum {actual:#010x}, expected {crc:#010x}"
+            ));
         }
         if version != FORMAT_VERSION {
             return Err(format!("unsupported table format version {version}"));

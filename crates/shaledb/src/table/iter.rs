@@ -18,11 +18,7 @@ pub(crate) struct TableIterator {
 
 impl TableIterator {
     pub(super) fn new(table: Arc<TableReader>) -> Self {
-        let index = BlockIter::new(
-            Arc::clone(table.index_block()),
-            Arc::clone(table.path()),
-            0,
-        );
+        let index = BlockIter::new(Arc::clone(table.index_block()), Arc::clone(table.path()), 0);
         TableIterator {
             table,
             index,
@@ -46,7 +42,11 @@ impl TableIterator {
             .and_then(|h| Ok((h, self.table.data_block(h)?)));
         match loaded {
             Ok((handle, block)) => {
-                self.data = Some(BlockIter::new(block, Arc::clone(self.table.path()), handle.offset));
+                self.data = Some(BlockIter::new(
+                    block,
+                    Arc::clone(self.table.path()),
+                    handle.offset,
+                ));
                 true
             }
             Err(e) => {

@@ -41,8 +41,9 @@ impl TableReader {
         cache: Option<Arc<BlockCache>>,
     ) -> Result<Self> {
         let path = Arc::new(path);
-        let corrupt = |offset: u64, detail: String| Error::corruption(path.as_ref().clone(), offset, detail);
-        let actual_size = file.len()?;
+        let corrupt =
+            |offset: u64, detail: String| Error::corruption(path.as_ref().clone(), offset, detail);
+        let actual_size = file.size()?;
         if actual_size != file_size {
             return Err(corrupt(
                 0,
@@ -50,7 +51,10 @@ impl TableReader {
             ));
         }
         if file_size < FOOTER_LEN as u64 {
-            return Err(corrupt(0, format!("table of {file_size} bytes has no footer")));
+            return Err(corrupt(
+                0,
+                format!("table of {file_size} bytes has no footer"),
+            ));
         }
         let footer_at = file_size - FOOTER_LEN as u64;
         let mut footer_bytes = [0u8; FOOTER_LEN];
@@ -153,7 +157,11 @@ impl TableReader {
     pub(crate) fn decode_handle(&self, value: &[u8]) -> Result<BlockHandle> {
         let mut cursor = value;
         BlockHandle::decode_from(&mut cursor).ok_or_else(|| {
-            Error::corruption(self.path.as_ref().clone(), 0, "undecodable block handle in index")
+            Error::corruption(
+                self.path.as_ref().clone(),
+                0,
+                "undecodable block handle in index",
+            )
         })
     }
 

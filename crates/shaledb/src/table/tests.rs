@@ -10,7 +10,11 @@ use crate::options::Compression;
 fn entries(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
     (0..n)
         .map(|i| {
-            let key = make_internal_key(format!("key{i:06}").as_bytes(), (i + 1) as u64, ValueKind::Put);
+            let key = make_internal_key(
+                format!("key{i:06}").as_bytes(),
+                (i + 1) as u64,
+                ValueKind::Put,
+            );
             let value = format!("value-{i}-").repeat(i % 7 + 1).into_bytes();
             (key, value)
         })
@@ -24,7 +28,12 @@ fn build(
     block_size: usize,
 ) -> (std::path::PathBuf, TableSummary) {
     let path = dir.join("000001.sst");
-    let mut builder = TableBuilder::new(RealFileSystem.create(&path).unwrap(), block_size, compression, 10);
+    let mut builder = TableBuilder::new(
+        RealFileSystem.create(&path).unwrap(),
+        block_size,
+        compression,
+        10,
+    );
     for (k, v) in data {
         builder.add(k, v).unwrap();
     }
@@ -34,7 +43,13 @@ fn build(
 fn open(path: &std::path::Path, size: u64) -> crate::error::Result<Arc<TableReader>> {
     let file = RealFileSystem.open(path)?;
     let cache = Some(Arc::new(BlockCache::new(1 << 20)));
-    Ok(Arc::new(TableReader::open(file, path.to_path_buf(), 1, size, cache)?))
+    Ok(Arc::new(TableReader::open(
+        file,
+        path.to_path_buf(),
+        1,
+        size,
+        cache,
+    )?))
 }
 
 #[test]
@@ -76,7 +91,10 @@ fn point_lookups_and_seeks() {
     for (k, v) in data.iter().step_by(7) {
         let lookup = make_internal_key(user_key(k), MAX_SEQUENCE, ValueKind::Put);
         let (found_key, found_value) = table.get(&lookup).unwrap().unwrap();
-        assert_eq!((found_key.as_slice(), found_value.as_slice()), (k.as_slice(), v.as_slice()));
+        assert_eq!(
+            (found_key.as_slice(), found_value.as_slice()),
+            (k.as_slice(), v.as_slice())
+        );
     }
     let missing = make_internal_key(b"key000100x", MAX_SEQUENCE, ValueKind::Put);
     assert_eq!(table.get(&missing).unwrap(), None);
@@ -102,7 +120,9 @@ fn flipped_bytes_give_errors_never_wrong_entries() {
         let mut damaged = pristine.clone();
         damaged[pos] ^= 0x10;
         std::fs::write(&path, &damaged).unwrap();
-        let Ok(table) = open(&path, summary.file_size) else { continue };
+        let Ok(table) = open(&path, summary.file_size) else {
+            continue;
+        };
         let mut it = table.iter();
         it.seek_to_first();
         let mut i = 0;
@@ -113,7 +133,10 @@ fn flipped_bytes_give_errors_never_wrong_entries() {
             it.next();
         }
         if i < data.len() {
-            assert!(it.status().is_err(), "flip at {pos} silently dropped entries");
+            assert!(
+                it.status().is_err(),
+                "flip at {pos} silently dropped entries"
+            );
         }
     }
 }

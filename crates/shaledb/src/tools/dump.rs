@@ -71,8 +71,14 @@ pub struct TableDump {
 pub fn dump_table(path: &Path) -> Result<TableDump> {
     let fs = RealFileSystem;
     let file = fs.open(path)?;
-    let file_size = file.len()?;
-    let table = Arc::new(TableReader::open(file, path.to_path_buf(), 0, file_size, None)?);
+    let file_size = file.size()?;
+    let table = Arc::new(TableReader::open(
+        file,
+        path.to_path_buf(),
+        0,
+        file_size,
+        None,
+    )?);
     let mut blocks = Vec::new();
     let mut index = table.index_iter();
     index.seek_to_first();

@@ -7,7 +7,9 @@
 //! smallest and largest sequence, varint entries, varint deletions).
 //! An unknown tag is corruption. See `docs/manifest.md`.
 
-use crate::coding::{get_length_prefixed, get_varint, get_varint_usize, put_length_prefixed, put_varint};
+use crate::coding::{
+    get_length_prefixed, get_varint, get_varint_usize, put_length_prefixed, put_varint,
+};
 use crate::key::SequenceNumber;
 
 use super::FileMeta;

@@ -8,12 +8,12 @@
 
 mod edit;
 mod level_iter;
-mod version;
+mod levels;
 mod version_set;
 
 pub(crate) use edit::VersionEdit;
 pub(crate) use level_iter::LevelIterator;
-pub(crate) use version::Version;
+pub(crate) use levels::Version;
 pub(crate) use version_set::VersionSet;
 
 use crate::key::{user_key, SequenceNumber};

@@ -61,7 +61,12 @@ impl VersionSet {
         let name = std::str::from_utf8(&text)
             .ok()
             .and_then(|t| t.strip_suffix('\n'))
-            .filter(|n| matches!(crate::db::filename::parse(n), Some(crate::db::filename::FileKind::Manifest(_))))
+            .filter(|n| {
+                matches!(
+                    crate::db::filename::parse(n),
+                    Some(crate::db::filename::FileKind::Manifest(_))
+                )
+            })
             .ok_or_else(|| Error::corruption(&current, 0, "CURRENT does not name a manifest"))?;
         let path = self.dir.join(name);
         if let Some(crate::db::filename::FileKind::Manifest(n)) = crate::db::filename::parse(name) {
@@ -107,11 +112,19 @@ impl VersionSet {
                 }
             }
         }
-        let next_file =
-            next_file.ok_or_else(|| Error::corruption(&path, 0, "manifest has no next file number"))?;
-        let max_used = version.all_files().map(|(_, f)| f.number).max().unwrap_or(0);
+        let next_file = next_file
+            .ok_or_else(|| Error::corruption(&path, 0, "manifest has no next file number"))?;
+        let max_used = version
+            .all_files()
+            .map(|(_, f)| f.number)
+            .max()
+            .unwrap_or(0);
         if next_file <= max_used || next_file <= log_number {
-            return Err(Error::corruption(&path, 0, "next file number is already in use"));
+            return Err(Error::corruption(
+                &path,
+                0,
+                "next file number is already in use",
+            ));
         }
         version.sort_levels();
         version
@@ -177,7 +190,10 @@ impl VersionSet {
         // Cheap (linear in the number of tables), and a broken level must never reach
         // the manifest.
         version.check_invariants().map_err(Error::Internal)?;
-        let roll = self.manifest.as_ref().is_none_or(|m| m.len() > MANIFEST_ROLL_BYTES);
+        let roll = self
+            .manifest
+            .as_ref()
+            .is_none_or(|m| m.len() > MANIFEST_ROLL_BYTES);
         if roll {
             // Install first so the snapshot holds the edit; the old manifest stays
             // CURRENT until the new one is complete.
@@ -260,7 +276,9 @@ fn apply(version: &mut Version, edit: &VersionEdit) -> Result<(), String> {
         let before = files.len();
         files.retain(|f| f.number != number);
         if files.len() == before {
-            return Err(format!("edit deletes table {number}, absent from level {level}"));
+            return Err(format!(
+                "edit deletes table {number}, absent from level {level}"
+            ));
         }
     }
     for (level, meta) in &edit.added {

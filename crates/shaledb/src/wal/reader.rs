@@ -142,9 +142,7 @@ impl<'a> LogReader<'a> {
                         data: record,
                     };
                 }
-                _ => {
-                    return self.damaged(frag_start, Damage::Corrupt, "fragment out of sequence")
-                }
+                _ => return self.damaged(frag_start, Damage::Corrupt, "fragment out of sequence"),
             }
         }
     }

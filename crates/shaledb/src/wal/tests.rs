@@ -91,7 +91,10 @@ fn truncation_is_told_apart_from_corruption() {
     let buf = write_log(&records);
     for cut in 1..buf.len() {
         let damage = last_damage(&buf[..cut]);
-        assert!(matches!(damage, None | Some(Damage::Truncated)), "cut at {cut}: {damage:?}");
+        assert!(
+            matches!(damage, None | Some(Damage::Truncated)),
+            "cut at {cut}: {damage:?}"
+        );
     }
     // A length field raised past the end of the log: the bytes are all there, so this
     // is corruption, not a torn write.

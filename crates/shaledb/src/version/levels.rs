@@ -111,11 +111,7 @@ impl Version {
         Ok(Lookup::NotFound)
     }
 
-    fn get_in_file(
-        file: &FileMeta,
-        lookup: &[u8],
-        tables: &TableCache,
-    ) -> Result<Option<Lookup>> {
+    fn get_in_file(file: &FileMeta, lookup: &[u8], tables: &TableCache) -> Result<Option<Lookup>> {
         let table = tables.get(file.number, file.file_size)?;
         let Some((found_key, value)) = table.get(lookup)? else {
             return Ok(None);
@@ -130,11 +126,7 @@ impl Version {
     }
 
     /// Cursors over every table: one per level-0 table, one per deeper level.
-    pub(crate) fn add_iterators(
-        &self,
-        tables: &Arc<TableCache>,
-        out: &mut Vec<BoxedIterator>,
-    ) {
+    pub(crate) fn add_iterators(&self, tables: &Arc<TableCache>, out: &mut Vec<BoxedIterator>) {
         for file in self.files(0) {
             out.push(Box::new(LevelIterator::new(
                 vec![Arc::clone(file)],
@@ -143,7 +135,10 @@ impl Version {
         }
         for files in self.levels.iter().skip(1) {
             if !files.is_empty() {
-                out.push(Box::new(LevelIterator::new(files.clone(), Arc::clone(tables))));
+                out.push(Box::new(LevelIterator::new(
+                    files.clone(),
+                    Arc::clone(tables),
+                )));
             }
         }
     }
