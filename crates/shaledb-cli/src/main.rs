@@ -16,6 +16,11 @@ mod commands;
 mod error;
 mod open;
 
+/// mimalloc returns freed memtable memory to the OS promptly, where glibc's allocator
+/// keeps it mapped; the library itself leaves the allocator to the application.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let stdout = io::stdout();

@@ -115,22 +115,6 @@ pub(crate) fn compare_internal(a: &[u8], b: &[u8]) -> Ordering {
         .then_with(|| trailer(b).cmp(&trailer(a)))
 }
 
-/// An owned internal key with the internal ordering, as stored in the memtable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InternalKey(pub Vec<u8>);
-
-impl Ord for InternalKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        compare_internal(&self.0, &other.0)
-    }
-}
-
-impl PartialOrd for InternalKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

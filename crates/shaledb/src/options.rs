@@ -72,7 +72,8 @@ pub struct Options {
     pub max_open_files: usize,
     /// Background threads for flushes and compactions. Default 2.
     pub max_background_jobs: usize,
-    /// Memtables that may wait for a flush before writers stop. Default 2.
+    /// Memtables that may wait for a flush before writers stop. Default 1 (as RocksDB's
+    /// `max_write_buffer_number = 2`: one active, one being flushed).
     pub max_immutable_memtables: usize,
     /// Compaction style. Default leveled.
     pub compaction: CompactionStyle,
@@ -118,7 +119,7 @@ impl Default for Options {
             wal_recovery_mode: WalRecoveryMode::PointInTime,
             max_open_files: 1000,
             max_background_jobs: 2,
-            max_immutable_memtables: 2,
+            max_immutable_memtables: 1,
             compaction: CompactionStyle::Leveled,
             disable_auto_compactions: false,
             level0_compaction_trigger: 4,

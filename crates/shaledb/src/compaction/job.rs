@@ -98,16 +98,16 @@ impl DbCore {
         for (level, files) in &c.inputs {
             if *level == 0 {
                 for f in files {
-                    children.push(Box::new(LevelIterator::new(
-                        vec![Arc::clone(f)],
-                        Arc::clone(&self.table_cache),
-                    )));
+                    children.push(Box::new(
+                        LevelIterator::new(vec![Arc::clone(f)], Arc::clone(&self.table_cache))
+                            .without_cache_fill(),
+                    ));
                 }
             } else {
-                children.push(Box::new(LevelIterator::new(
-                    files.clone(),
-                    Arc::clone(&self.table_cache),
-                )));
+                children.push(Box::new(
+                    LevelIterator::new(files.clone(), Arc::clone(&self.table_cache))
+                        .without_cache_fill(),
+                ));
             }
         }
         let mut iter = MergingIterator::new(children);

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use crossbeam_skiplist::map::Entry;
 
-use super::Memtable;
+use super::{MemEntry, Memtable};
 use crate::error::Result;
 use crate::iter::InternalIterator;
-use crate::key::InternalKey;
 
-type Position<'a> = Option<Entry<'a, InternalKey, Vec<u8>>>;
+type Position<'a> = Option<Entry<'a, MemEntry, ()>>;
 
 self_cell::self_cell!(
     struct Cursor {
@@ -54,12 +53,12 @@ impl InternalIterator for MemtableIterator {
     }
 
     fn seek(&mut self, target: &[u8]) {
-        let target = InternalKey(target.to_vec());
+        let target = MemEntry::target(target);
         self.reposition(|m| m.map().lower_bound(Bound::Included(&target)));
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
-        let target = InternalKey(target.to_vec());
+        let target = MemEntry::target(target);
         self.reposition(|m| m.map().upper_bound(Bound::Included(&target)));
     }
 
@@ -77,14 +76,14 @@ impl InternalIterator for MemtableIterator {
 
     fn key(&self) -> &[u8] {
         match self.cursor.borrow_dependent() {
-            Some(e) => &e.key().0,
+            Some(e) => e.key().key(),
             None => &[],
         }
     }
 
     fn value(&self) -> &[u8] {
         match self.cursor.borrow_dependent() {
-            Some(e) => e.value(),
+            Some(e) => e.key().value(),
             None => &[],
         }
     }

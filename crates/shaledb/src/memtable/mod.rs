@@ -5,6 +5,7 @@
 //! (made immutable) when it passes the size budget, then flushed to a table by a
 //! background job and dropped once no reader holds it.
 
+mod entry;
 mod iter;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -12,12 +13,14 @@ use std::sync::Arc;
 
 use crossbeam_skiplist::SkipMap;
 
+pub(crate) use entry::MemEntry;
 pub(crate) use iter::MemtableIterator;
 
-use crate::key::{make_internal_key, parse_internal_key, InternalKey, SequenceNumber, ValueKind};
+use crate::key::{make_internal_key, parse_internal_key, SequenceNumber, ValueKind};
 
-/// Bytes charged per entry on top of key and value, for the skip-list node.
-const ENTRY_OVERHEAD: usize = 64;
+/// Bytes charged per entry for the skip-list node (its tower, reference count and
+/// the allocator's rounding), on top of [`MemEntry::footprint`].
+const NODE_OVERHEAD: usize = 48;
 
 /// The result of looking a key up in one source.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,7 +35,7 @@ pub(crate) enum Lookup {
 
 /// A sorted in-memory table of recent writes.
 pub(crate) struct Memtable {
-    map: SkipMap<InternalKey, Vec<u8>>,
+    map: SkipMap<MemEntry, ()>,
     approximate_bytes: AtomicUsize,
     /// The write-ahead log that holds this memtable's writes.
     log_number: u64,
@@ -57,24 +60,23 @@ impl Memtable {
 
     /// Inserts one entry. Called by one writer at a time.
     pub(crate) fn add(&self, seq: SequenceNumber, kind: ValueKind, key: &[u8], value: &[u8]) {
-        let internal = make_internal_key(key, seq, kind);
-        self.approximate_bytes.fetch_add(
-            internal.len() + value.len() + ENTRY_OVERHEAD,
-            Ordering::Relaxed,
-        );
+        let entry = MemEntry::new(key, seq, kind, value);
+        self.approximate_bytes
+            .fetch_add(entry.footprint() + NODE_OVERHEAD, Ordering::Relaxed);
         self.largest_seq.fetch_max(seq, Ordering::Relaxed);
-        self.map.insert(InternalKey(internal), value.to_vec());
+        self.map.insert(entry, ());
     }
 
     /// Finds the newest version of `key` visible at `snapshot`.
     pub(crate) fn get(&self, key: &[u8], snapshot: SequenceNumber) -> Lookup {
-        let target = InternalKey(make_internal_key(key, snapshot, crate::key::KIND_FOR_SEEK));
+        let target = MemEntry::target(&make_internal_key(key, snapshot, crate::key::KIND_FOR_SEEK));
         let Some(entry) = self.map.lower_bound(std::ops::Bound::Included(&target)) else {
             return Lookup::NotFound;
         };
-        match parse_internal_key(&entry.key().0) {
+        let found = entry.key();
+        match parse_internal_key(found.key()) {
             Some(parsed) if parsed.user_key == key => match parsed.kind {
-                ValueKind::Put => Lookup::Found(entry.value().clone()),
+                ValueKind::Put => Lookup::Found(found.value().to_vec()),
                 ValueKind::Delete => Lookup::Deleted,
             },
             _ => Lookup::NotFound,
@@ -100,7 +102,7 @@ impl Memtable {
         MemtableIterator::new(Arc::clone(self))
     }
 
-    pub(crate) fn map(&self) -> &SkipMap<InternalKey, Vec<u8>> {
+    pub(crate) fn map(&self) -> &SkipMap<MemEntry, ()> {
         &self.map
     }
 }

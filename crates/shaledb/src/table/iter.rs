@@ -14,16 +14,18 @@ pub(crate) struct TableIterator {
     index: BlockIter,
     data: Option<BlockIter>,
     error: Option<Error>,
+    fill_cache: bool,
 }
 
 impl TableIterator {
-    pub(super) fn new(table: Arc<TableReader>) -> Self {
+    pub(super) fn new(table: Arc<TableReader>, fill_cache: bool) -> Self {
         let index = BlockIter::new(Arc::clone(table.index_block()), Arc::clone(table.path()), 0);
         TableIterator {
             table,
             index,
             data: None,
             error: None,
+            fill_cache,
         }
     }
 
@@ -39,7 +41,7 @@ impl TableIterator {
         let loaded = self
             .table
             .decode_handle(self.index.value())
-            .and_then(|h| Ok((h, self.table.data_block(h)?)));
+            .and_then(|h| Ok((h, self.table.data_block(h, self.fill_cache)?)));
         match loaded {
             Ok((handle, block)) => {
                 self.data = Some(BlockIter::new(

@@ -134,8 +134,10 @@ impl TableReader {
             .map_err(|d| Error::corruption(self.path.as_ref().clone(), handle.offset, d))
     }
 
-    /// The data block at `handle`, from the cache or the file.
-    pub(crate) fn data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
+    /// The data block at `handle`, from the cache or the file; a block read from the
+    /// file is added to the cache when `fill_cache` (compactions read without it, so a
+    /// merge does not evict the blocks readers use).
+    pub(crate) fn data_block(&self, handle: BlockHandle, fill_cache: bool) -> Result<Arc<Block>> {
         let key = (self.number, handle.offset);
         if let Some(cache) = &self.cache {
             if let Some(block) = cache.get(&key) {
@@ -147,7 +149,7 @@ impl TableReader {
             Block::new(raw)
                 .map_err(|d| Error::corruption(self.path.as_ref().clone(), handle.offset, d))?,
         );
-        if let Some(cache) = &self.cache {
+        if let (true, Some(cache)) = (fill_cache, &self.cache) {
             cache.insert(key, Arc::clone(&block));
         }
         Ok(block)
@@ -187,7 +189,7 @@ impl TableReader {
             return Ok(None);
         }
         let handle = self.decode_handle(index.value())?;
-        let block = self.data_block(handle)?;
+        let block = self.data_block(handle, true)?;
         let mut it = BlockIter::new(block, Arc::clone(&self.path), handle.offset);
         it.seek(lookup);
         if !it.valid() {
@@ -207,7 +209,12 @@ impl TableReader {
 
     /// A cursor over every entry.
     pub(crate) fn iter(self: &Arc<Self>) -> TableIterator {
-        TableIterator::new(Arc::clone(self))
+        TableIterator::new(Arc::clone(self), true)
+    }
+
+    /// A cursor over every entry that leaves the block cache as it is.
+    pub(crate) fn iter_without_cache_fill(self: &Arc<Self>) -> TableIterator {
+        TableIterator::new(Arc::clone(self), false)
     }
 
     /// Reads every data block and checks its checksum and entries.

@@ -84,7 +84,7 @@ pub fn dump_table(path: &Path) -> Result<TableDump> {
     index.seek_to_first();
     while index.valid() {
         let handle = table.decode_handle(index.value())?;
-        let block = table.data_block(handle)?;
+        let block = table.data_block(handle, false)?;
         let mut it = crate::table::BlockIter::new(block, Arc::clone(table.path()), handle.offset);
         it.seek_to_first();
         let mut n = 0;

@@ -18,6 +18,7 @@ pub(crate) struct LevelIterator {
     index: usize,
     current: Option<TableIterator>,
     error: Option<Error>,
+    fill_cache: bool,
 }
 
 impl LevelIterator {
@@ -28,7 +29,14 @@ impl LevelIterator {
             index: 0,
             current: None,
             error: None,
+            fill_cache: true,
         }
+    }
+
+    /// Reads without adding blocks to the cache (for compactions).
+    pub(crate) fn without_cache_fill(mut self) -> Self {
+        self.fill_cache = false;
+        self
     }
 
     /// Opens table `index`; false (with `error` set on failure) if there is none.
@@ -40,7 +48,11 @@ impl LevelIterator {
         };
         match self.tables.get(file.number, file.file_size) {
             Ok(table) => {
-                self.current = Some(table.iter());
+                self.current = Some(if self.fill_cache {
+                    table.iter()
+                } else {
+                    table.iter_without_cache_fill()
+                });
                 true
             }
             Err(e) => {
