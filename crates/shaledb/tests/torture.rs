@@ -55,7 +55,7 @@
 //! Neither a SIGKILL nor a simulated power loss needs the disk to be durable,
 //! so the databases live in RAM (`/dev/shm`) when it exists, where an fsync
 //! costs nothing and rounds get through far more work;
-//! `SHALEDB_TORTURE_TMPDIR=<dir>` puts them elsewhere (a real disk, say).
+//! `SHALEDB_TEST_TMPDIR=<dir>` puts them elsewhere (a real disk, say).
 //!
 //! Long forms (`SHALEDB_TORTURE_ROUNDS`, default 1000, counts kills or power
 //! losses; half the rounds use leveled and half tiered compaction):
@@ -96,7 +96,6 @@ const START_ENV: &str = "SHALEDB_TORTURE_START";
 const ROUND_SEED_ENV: &str = "SHALEDB_TORTURE_ROUND_SEED";
 const STYLE_ENV: &str = "SHALEDB_TORTURE_STYLE";
 const ROUNDS_ENV: &str = "SHALEDB_TORTURE_ROUNDS";
-const TMPDIR_ENV: &str = "SHALEDB_TORTURE_TMPDIR";
 const KILL_AT_OP_ENV: &str = "SHALEDB_TORTURE_KILL_AT_OP";
 
 /// A child that was never killed (its parent died, say) stops on its own.
@@ -607,19 +606,6 @@ fn workload_keys() -> Vec<Vec<u8>> {
     keys.sort();
     keys.dedup();
     keys
-}
-
-/// A fresh directory under `SHALEDB_TORTURE_TMPDIR`, else `/dev/shm`, else
-/// the system's temporary directory.
-fn scratch_dir() -> tempfile::TempDir {
-    let parent = env::var_os(TMPDIR_ENV)
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
-        .unwrap_or_else(env::temp_dir);
-    tempfile::Builder::new()
-        .prefix("shaledb-torture-")
-        .tempdir_in(&parent)
-        .unwrap_or_else(|e| panic!("create a directory in {}: {e}", parent.display()))
 }
 
 fn scan_all(db: &Db) -> Result<Model, String> {
@@ -1615,7 +1601,7 @@ fn wait_for_job(path: &Path, limit: Duration) {
 fn run_sigkill(test: &str, style: CompactionStyle, rounds: usize, default_seed: u64) -> Tally {
     let seed = common::seed(&format!("{test}/{}", style_name(style)), default_seed);
     let mut rng = StdRng::seed_from_u64(seed);
-    let root = scratch_dir();
+    let root = common::scratch_dir();
     let db_dir = root.path().join("db");
     let exe = env::current_exe().expect("current_exe");
     let keys = workload_keys();
@@ -1765,7 +1751,7 @@ impl CrashTimer {
 fn run_power_loss(test: &str, style: CompactionStyle, rounds: usize, default_seed: u64) -> Tally {
     let seed = common::seed(&format!("{test}/{}", style_name(style)), default_seed);
     let mut rng = StdRng::seed_from_u64(seed);
-    let dir = scratch_dir();
+    let dir = common::scratch_dir();
     let fs = FaultInjectionFs::new();
     let keys = Arc::new(workload_keys());
     let began = Instant::now();

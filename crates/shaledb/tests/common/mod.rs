@@ -6,6 +6,7 @@
 //! Environment knobs understood here:
 //! * `SHALEDB_SEED` — overrides the seed of every randomized test
 //!   (decimal, `0x`-prefixed hex, or `random` for a fresh time-based seed).
+//! * `SHALEDB_TEST_TMPDIR` — where [`scratch_dir`] puts databases.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -46,6 +47,23 @@ pub fn copy_dir(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> io::Result<()> 
         }
     }
     Ok(())
+}
+
+/// A fresh temporary directory for a database whose durability on the real
+/// disk does not matter to the test (SIGKILL leaves the page cache alone, and
+/// simulated power loss is done by `FaultInjectionFs`): under `SHALEDB_TEST_TMPDIR` when set, else in RAM (`/dev/shm`) when the
+/// machine has it, else in the system's temporary directory. On a slow disk
+/// an fsync costs milliseconds, which would swamp tests that flush, compact
+/// and reopen thousands of times.
+pub fn scratch_dir() -> tempfile::TempDir {
+    let parent = std::env::var_os("SHALEDB_TEST_TMPDIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| Some(std::path::PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
+        .unwrap_or_else(std::env::temp_dir);
+    tempfile::Builder::new()
+        .prefix("shaledb-test-")
+        .tempdir_in(&parent)
+        .unwrap_or_else(|e| panic!("create a directory in {}: {e}", parent.display()))
 }
 
 // ---------------------------------------------------------------------------
