@@ -40,6 +40,9 @@ pub enum Command {
     Check(DbArgs),
     /// Compact the whole key space into the last level.
     Compact(DbArgs),
+    /// Rebuild a damaged database from the tables and logs that survive; files that
+    /// cannot be used are moved to its lost/ folder, never deleted.
+    Repair(DbArgs),
     /// Print a table (.sst) or log (.log) file: properties, block layout, entries.
     Dump(DumpArgs),
     /// Run the db_bench workloads on ShaleDB and print db_bench's result lines.

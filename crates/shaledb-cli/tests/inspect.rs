@@ -282,3 +282,32 @@ fn a_locked_database_is_reported_not_opened() {
         .assert()
         .success();
 }
+
+#[test]
+fn repair_recovers_a_corrupt_table_and_check_passes_after() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    corrupt_tables(&db);
+    shaledb().arg("check").arg(&db).assert().code(1);
+    shaledb()
+        .arg("repair")
+        .arg(&db)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("salvaged 1"))
+        .stdout(predicate::str::contains("moved to"));
+    shaledb().arg("check").arg(&db).assert().success();
+    assert!(db.join("lost").is_dir());
+}
+
+#[test]
+fn repair_of_a_missing_directory_fails_cleanly() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    shaledb()
+        .arg("repair")
+        .arg(dir.path().join("nope"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with("error: "));
+}

@@ -49,7 +49,7 @@ mod version;
 mod wal;
 
 pub use batch::WriteBatch;
-pub use db::{Db, Snapshot};
+pub use db::{repair, repair_with_options, Db, RepairReport, Snapshot};
 pub use error::{Error, Result};
 pub use iter::{Iter, KvPair};
 pub use key::SequenceNumber;

@@ -78,8 +78,8 @@ pub struct Options {
     /// Compaction style. Default leveled.
     pub compaction: CompactionStyle,
     /// Never start compactions in the background; [`crate::Db::compact_range`] still
-    /// works. Level 0 then grows until writes stop at `level0_stop_writes_trigger`, so
-    /// this suits bulk loads followed by a manual compaction. Default false.
+    /// works. Level-0 file counts then neither slow nor stop writers (as in RocksDB), so
+    /// level 0 grows until a manual compaction: this suits bulk loads. Default false.
     pub disable_auto_compactions: bool,
     /// Level-0 file count that triggers a compaction. Default 4.
     pub level0_compaction_trigger: usize,

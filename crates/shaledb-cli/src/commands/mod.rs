@@ -13,6 +13,7 @@ mod check;
 mod compact;
 mod dump;
 mod point;
+mod repair;
 mod scan;
 mod stats;
 
@@ -27,6 +28,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Stats(args) => stats::run(&args.db, out),
         Command::Check(args) => check::run(&args.db, out),
         Command::Compact(args) => compact::run(&args.db, out),
+        Command::Repair(args) => repair::run(&args.db, out),
         Command::Dump(args) => dump::run(&args, codec, out),
         Command::Bench(args) => bench::run(&args, out),
     }

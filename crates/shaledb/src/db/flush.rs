@@ -22,32 +22,14 @@ impl DbCore {
         number: u64,
         iter: &mut dyn InternalIterator,
     ) -> Result<Option<FileMeta>> {
-        let path = filename::table_path(&self.dir, number);
-        let built = (|| -> Result<Option<FileMeta>> {
-            let mut builder = TableBuilder::new(
-                self.fs.create(&path)?,
-                self.options.block_size,
-                self.options.compression,
-                self.options.bloom_bits_per_key,
-            );
-            iter.seek_to_first();
-            while iter.valid() {
-                builder.add(iter.key(), iter.value())?;
-                iter.next();
+        let (meta, status) = write_table(&*self.fs, &self.dir, &self.options, number, iter)?;
+        match status {
+            Ok(()) => Ok(meta),
+            Err(e) => {
+                let _ = self.fs.remove(&filename::table_path(&self.dir, number));
+                Err(e)
             }
-            iter.status()?;
-            if builder.num_entries() == 0 {
-                return Ok(None);
-            }
-            let summary = builder.finish()?;
-            // The new name must be durable before a manifest edit refers to it.
-            self.fs.sync_dir(&self.dir)?;
-            Ok(Some(meta_from_summary(number, summary)))
-        })();
-        if !matches!(built, Ok(Some(_))) {
-            let _ = self.fs.remove(&path);
         }
-        built
     }
 
     /// Flushes the oldest frozen memtable. Called by a background worker that has set
@@ -102,6 +84,44 @@ impl DbCore {
         self.stats.record_flush(bytes, start.elapsed());
         Ok(())
     }
+}
+
+/// Writes the entries of `iter` to table `number` in `dir` until it ends or fails.
+/// Returns the table (`None` if there was nothing to write, and then no file is left)
+/// and how the iterator ended, so a salvage can keep what was read before damage.
+pub(crate) fn write_table(
+    fs: &dyn crate::fs::FileSystem,
+    dir: &std::path::Path,
+    options: &crate::options::Options,
+    number: u64,
+    iter: &mut dyn InternalIterator,
+) -> Result<(Option<FileMeta>, Result<()>)> {
+    let path = filename::table_path(dir, number);
+    let built = (|| -> Result<(Option<FileMeta>, Result<()>)> {
+        let mut builder = TableBuilder::new(
+            fs.create(&path)?,
+            options.block_size,
+            options.compression,
+            options.bloom_bits_per_key,
+        );
+        iter.seek_to_first();
+        while iter.valid() {
+            builder.add(iter.key(), iter.value())?;
+            iter.next();
+        }
+        let status = iter.status();
+        if builder.num_entries() == 0 {
+            return Ok((None, status));
+        }
+        let summary = builder.finish()?;
+        // The new name must be durable before a manifest edit refers to it.
+        fs.sync_dir(dir)?;
+        Ok((Some(meta_from_summary(number, summary)), status))
+    })();
+    if !matches!(built, Ok((Some(_), _))) {
+        let _ = fs.remove(&path);
+    }
+    built
 }
 
 /// The manifest record for a freshly written table.

@@ -16,6 +16,7 @@ pub(crate) mod filename;
 mod flush;
 mod open;
 mod read;
+mod repair;
 mod snapshot;
 mod stats;
 mod write;
@@ -29,6 +30,7 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 pub(crate) use flush::meta_from_summary as flush_meta;
+pub use repair::{repair, repair_with_options, RepairReport};
 pub use snapshot::Snapshot;
 
 use crate::cache::TableCache;

@@ -189,7 +189,13 @@ impl DbCore {
             if self.shutting_down.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
-            let l0_files = self.current_super_version().version.files(0).len();
+            // With auto compactions off nothing would ever shrink level 0, so its file
+            // count must not stall writers.
+            let l0_files = if opts.disable_auto_compactions {
+                0
+            } else {
+                self.current_super_version().version.files(0).len()
+            };
             if !force && !slowed && l0_files >= opts.level0_slowdown_writes_trigger {
                 // Too many level-0 files: delay this write a little so compaction
                 // catches up gradually instead of writes stopping all at once.

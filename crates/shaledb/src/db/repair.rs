@@ -1,0 +1,297 @@
+//! Repair: rebuilds a database's manifest from the tables and logs that survive, in
+//! the manner of LevelDB's `RepairDB`, for when `open` fails on a damaged manifest or
+//! table.
+//!
+//! 1. Every table is read in full. An intact table is kept as it is. A damaged one has
+//!    its readable entries (those before the first damage) copied to a new table, and
+//!    the original is moved to `lost/`.
+//! 2. Every log is replayed up to its first damaged record into new tables, then moved
+//!    to `lost/`.
+//! 3. A new manifest lists every table in level 0; old manifests move to `lost/`.
+//! 4. The database is opened and fully compacted, which orders every key's versions by
+//!    sequence number whatever the tables' origins, and leaves a normal tree.
+//!
+//! Nothing is deleted: every file repair does not use ends up in `lost/`. Like LevelDB's,
+//! repair can bring back keys deleted shortly before the damage, if a table that held
+//! their old values survived (for example an input of an interrupted compaction).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{filename, flush, Db};
+use crate::batch::DecodedBatch;
+use crate::error::{Error, Result};
+use crate::fs::{read_all, FileSystem};
+use crate::iter::InternalIterator;
+use crate::key::SequenceNumber;
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::table::TableReader;
+use crate::version::{FileMeta, VersionEdit, VersionSet};
+use crate::wal::{LogReader, ReadOutcome};
+
+/// What [`repair`] found and did.
+#[derive(Debug, Default)]
+pub struct RepairReport {
+    /// Tables kept unchanged.
+    pub tables_kept: usize,
+    /// Damaged tables whose readable entries were copied to a new table.
+    pub tables_salvaged: usize,
+    /// Logs replayed into new tables.
+    pub logs_replayed: usize,
+    /// Entries in the rebuilt database before the final compaction.
+    pub entries_recovered: u64,
+    /// Files moved to `lost/`, with the reason for each.
+    pub moved_to_lost: Vec<(PathBuf, String)>,
+}
+
+/// Repairs the database in `dir` with default options. See the module documentation.
+pub fn repair(dir: impl AsRef<Path>) -> Result<RepairReport> {
+    repair_with_options(dir, Options::default())
+}
+
+/// Repairs the database in `dir`, writing new tables with `options`.
+pub fn repair_with_options(dir: impl AsRef<Path>, options: Options) -> Result<RepairReport> {
+    let dir = dir.as_ref();
+    options.validate()?;
+    let fs = Arc::clone(&options.file_system);
+    let mut report = RepairReport::default();
+    {
+        let lock_path = filename::lock_path(dir);
+        let _lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => Error::Locked {
+                path: lock_path.clone(),
+            },
+            _ => Error::Io(e),
+        })?;
+        let mut repairer = Repairer {
+            dir,
+            fs: &*fs,
+            options: &options,
+            next_number: 1,
+            report: &mut report,
+        };
+        repairer.run()?;
+    }
+    // Level 0 now holds every table; a full compaction leaves a normal tree.
+    let db = Db::open(
+        dir,
+        Options {
+            create_if_missing: false,
+            disable_auto_compactions: true,
+            ..options.clone()
+        },
+    )?;
+    db.compact_range::<&[u8], _>(..)?;
+    db.close()?;
+    Ok(report)
+}
+
+struct Repairer<'a> {
+    dir: &'a Path,
+    fs: &'a dyn FileSystem,
+    options: &'a Options,
+    next_number: u64,
+    report: &'a mut RepairReport,
+}
+
+impl Repairer<'_> {
+    fn run(&mut self) -> Result<()> {
+        let names = self.fs.list(self.dir)?;
+        let (mut tables, mut logs, mut manifests) = (Vec::new(), Vec::new(), Vec::new());
+        for name in &names {
+            match filename::parse(name) {
+                Some(filename::FileKind::Table(n)) => tables.push(n),
+                Some(filename::FileKind::Log(n)) => logs.push(n),
+                Some(filename::FileKind::Manifest(n)) => manifests.push(n),
+                _ => continue,
+            }
+        }
+        let max_number = tables.iter().chain(&logs).chain(&manifests).max().copied();
+        self.next_number = max_number.unwrap_or(0) + 1;
+        tables.sort_unstable();
+        logs.sort_unstable();
+
+        let mut kept: Vec<FileMeta> = Vec::new();
+        for number in tables {
+            if let Some(meta) = self.recover_table(number)? {
+                kept.push(meta);
+            }
+        }
+        for number in logs {
+            kept.extend(self.replay_log(number)?);
+        }
+        let last_sequence = kept.iter().map(|m| m.largest_seq).max().unwrap_or(0);
+        self.report.entries_recovered = kept.iter().map(|m| m.num_entries).sum();
+
+        // A fresh, empty log for the manifest to name.
+        let log_number = self.take_number();
+        let log = self.fs.create(&filename::log_path(self.dir, log_number))?;
+        drop(log);
+        self.fs.sync_dir(self.dir)?;
+
+        let mut versions = VersionSet::new(
+            self.dir,
+            Arc::clone(&self.options.file_system),
+            self.options.num_levels,
+        );
+        while versions.next_file_number() < self.next_number {
+            versions.new_file_number();
+        }
+        versions.set_last_sequence(last_sequence);
+        versions.log_and_apply(VersionEdit {
+            log_number: Some(log_number),
+            added: kept.into_iter().map(|m| (0, m)).collect(),
+            ..VersionEdit::default()
+        })?;
+        for n in manifests {
+            let name = filename::manifest_name(n);
+            self.move_to_lost(&self.dir.join(&name), "replaced by the repaired manifest")?;
+        }
+        Ok(())
+    }
+
+    fn take_number(&mut self) -> u64 {
+        let n = self.next_number;
+        self.next_number += 1;
+        n
+    }
+
+    /// Reads a table in full: keeps it if intact, otherwise salvages what is readable.
+    fn recover_table(&mut self, number: u64) -> Result<Option<FileMeta>> {
+        let path = filename::table_path(self.dir, number);
+        let opened = self.fs.open(&path).map_err(Error::from).and_then(|file| {
+            let size = file.size()?;
+            TableReader::open(file, path.clone(), number, size, None).map(|t| (Arc::new(t), size))
+        });
+        let (table, size) = match opened {
+            Ok(t) => t,
+            Err(e) => {
+                self.move_to_lost(&path, &e.to_string())?;
+                return Ok(None);
+            }
+        };
+        match scan_table(&table, number, size) {
+            Ok(meta) => {
+                self.report.tables_kept += 1;
+                Ok(meta)
+            }
+            Err(damage) => {
+                let new_number = self.take_number();
+                let mut iter = table.iter();
+                let (meta, _) =
+                    flush::write_table(self.fs, self.dir, self.options, new_number, &mut iter)?;
+                self.report.tables_salvaged += 1;
+                self.move_to_lost(&path, &damage.to_string())?;
+                Ok(meta)
+            }
+        }
+    }
+
+    /// Replays a log's intact records into new tables, then moves it to `lost/`.
+    fn replay_log(&mut self, number: u64) -> Result<Vec<FileMeta>> {
+        let path = filename::log_path(self.dir, number);
+        let bytes = read_all(self.fs, &path)?;
+        let mut reader = LogReader::new(&bytes);
+        let mut mem = Arc::new(Memtable::new(number));
+        let mut out = Vec::new();
+        let mut note = "replayed into tables".to_string();
+        loop {
+            match reader.read_record() {
+                ReadOutcome::Eof => break,
+                ReadOutcome::Damaged { offset, reason, .. } => {
+                    note = format!("replayed up to offset {offset}: {reason}");
+                    break;
+                }
+                ReadOutcome::Record { offset, data } => match DecodedBatch::decode(&data) {
+                    Ok(batch) => super::write::insert_decoded(&mem, &batch)
+                        .map_err(|d| Error::corruption(&path, offset, d))?,
+                    Err(reason) => {
+                        note = format!("replayed up to offset {offset}: {reason}");
+                        break;
+                    }
+                },
+            }
+            if mem.approximate_bytes() >= self.options.memtable_size {
+                out.extend(self.write_memtable(&mem)?);
+                mem = Arc::new(Memtable::new(number));
+            }
+        }
+        out.extend(self.write_memtable(&mem)?);
+        self.report.logs_replayed += 1;
+        self.move_to_lost(&path, &note)?;
+        Ok(out)
+    }
+
+    fn write_memtable(&mut self, mem: &Arc<Memtable>) -> Result<Option<FileMeta>> {
+        if mem.is_empty() {
+            return Ok(None);
+        }
+        let number = self.take_number();
+        let mut iter = mem.iter();
+        let (meta, status) =
+            flush::write_table(self.fs, self.dir, self.options, number, &mut iter)?;
+        status?;
+        Ok(meta)
+    }
+
+    fn move_to_lost(&mut self, path: &Path, why: &str) -> Result<()> {
+        let lost = self.dir.join("lost");
+        self.fs.create_dir_all(&lost)?;
+        let Some(name) = path.file_name() else {
+            return Ok(());
+        };
+        let to = lost.join(name);
+        self.fs.rename(path, &to)?;
+        self.fs.sync_dir(self.dir)?;
+        self.report.moved_to_lost.push((to, why.to_string()));
+        Ok(())
+    }
+}
+
+/// Reads every entry of a table, building its manifest record; `Err` on any damage.
+fn scan_table(table: &Arc<TableReader>, number: u64, size: u64) -> Result<Option<FileMeta>> {
+    let mut it = table.iter();
+    it.seek_to_first();
+    let mut meta: Option<FileMeta> = None;
+    let (mut smallest_seq, mut largest_seq): (SequenceNumber, SequenceNumber) = (u64::MAX, 0);
+    let (mut entries, mut deletions) = (0u64, 0u64);
+    while it.valid() {
+        let parsed = crate::key::parse_internal_key(it.key()).ok_or_else(|| {
+            Error::corruption(table.path().as_ref(), 0, "undecodable internal key")
+        })?;
+        smallest_seq = smallest_seq.min(parsed.seq);
+        largest_seq = largest_seq.max(parsed.seq);
+        entries += 1;
+        if parsed.kind == crate::key::ValueKind::Delete {
+            deletions += 1;
+        }
+        match meta.as_mut() {
+            None => {
+                meta = Some(FileMeta {
+                    number,
+                    file_size: size,
+                    smallest: it.key().to_vec(),
+                    largest: it.key().to_vec(),
+                    smallest_seq: 0,
+                    largest_seq: 0,
+                    num_entries: 0,
+                    num_deletions: 0,
+                })
+            }
+            Some(m) => {
+                m.largest.clear();
+                m.largest.extend_from_slice(it.key());
+            }
+        }
+        it.next();
+    }
+    it.status()?;
+    Ok(meta.map(|m| FileMeta {
+        smallest_seq,
+        largest_seq,
+        num_entries: entries,
+        num_deletions: deletions,
+        ..m
+    }))
+}
