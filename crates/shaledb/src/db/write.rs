@@ -26,9 +26,14 @@ use crate::wal::LogWriter;
 /// bounded.
 const MAX_GROUP_BYTES: usize = 1 << 20;
 
+/// The largest batch accepted: keys, values and record sizes are 32-bit in the
+/// memtable and table formats.
+const MAX_BATCH_BYTES: usize = u32::MAX as usize;
+
 /// One queued write.
 pub(crate) struct Writer {
-    batch: WriteBatch,
+    /// Locked only by the leader that writes it; a group of one writes it in place.
+    batch: Mutex<WriteBatch>,
     sync: bool,
     disable_wal: bool,
     /// A flush request: switch the memtable even if it is not full.
@@ -38,8 +43,14 @@ pub(crate) struct Writer {
 
 impl DbCore {
     pub(crate) fn write(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
+        if batch.size_in_bytes() > MAX_BATCH_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "a write batch may hold at most {MAX_BATCH_BYTES} bytes, this one holds {}",
+                batch.size_in_bytes()
+            )));
+        }
         self.enqueue(Writer {
-            batch,
+            batch: Mutex::new(batch),
             sync: opts.sync,
             disable_wal: opts.disable_wal,
             force_switch: false,
@@ -51,7 +62,7 @@ impl DbCore {
     /// the memtable to wait for.
     pub(crate) fn switch_for_flush(&self) -> Result<()> {
         self.enqueue(Writer {
-            batch: WriteBatch::new(),
+            batch: Mutex::new(WriteBatch::new()),
             sync: false,
             disable_wal: false,
             force_switch: true,
@@ -115,28 +126,30 @@ impl DbCore {
             if w.force_switch || (!group.is_empty() && w.disable_wal != me.disable_wal) {
                 break;
             }
-            if !group.is_empty() && bytes + w.batch.size_in_bytes() > MAX_GROUP_BYTES {
+            let size = w.batch.lock().size_in_bytes();
+            if !group.is_empty() && bytes + size > MAX_GROUP_BYTES {
                 break;
             }
-            bytes += w.batch.size_in_bytes();
+            bytes += size;
             group.push(Arc::clone(w));
         }
         drop(queue);
 
-        let count: u64 = group.iter().map(|w| w.batch.len() as u64).sum();
+        let count: u64 = group.iter().map(|w| w.batch.lock().len() as u64).sum();
         let first_seq = self.last_sequence.load(Ordering::Acquire) + 1;
         if first_seq + count > MAX_SEQUENCE + 1 {
             return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
         }
+        let mut own;
         let mut combined;
         let record: &WriteBatch = if group.len() == 1 {
-            combined = group[0].batch.clone();
-            combined.set_sequence(first_seq);
-            &combined
+            own = group[0].batch.lock();
+            own.set_sequence(first_seq);
+            &own
         } else {
             combined = WriteBatch::new();
             for w in &group {
-                combined.append(&w.batch);
+                combined.append(&w.batch.lock());
             }
             combined.set_sequence(first_seq);
             &combined
