@@ -134,12 +134,14 @@ impl DbCursor {
                 self.inner.next();
                 continue;
             }
-            let user_key = parsed.user_key.to_vec();
             let item = match parsed.kind {
-                ValueKind::Put => Some((user_key.clone(), self.inner.value().to_vec())),
+                ValueKind::Put => Some((parsed.user_key.to_vec(), self.inner.value().to_vec())),
                 ValueKind::Delete => None,
             };
-            self.skip = Some(user_key);
+            // Reuse the buffer of the previous key rather than allocate one per entry.
+            let skip = self.skip.get_or_insert_with(Vec::new);
+            skip.clear();
+            skip.extend_from_slice(parsed.user_key);
             self.inner.next();
             if let Some(kv) = item {
                 return Some(Ok(kv));
@@ -275,7 +277,7 @@ impl Iterator for Iter {
                     self.done = true;
                     return None;
                 }
-                self.front_key = Some(k.clone());
+                set_reusing(&mut self.front_key, &k);
                 Some(Ok((k, v)))
             }
             Err(e) => Some(Err(e)),
@@ -303,7 +305,7 @@ impl DoubleEndedIterator for Iter {
                     self.done = true;
                     return None;
                 }
-                self.back_key = Some(k.clone());
+                set_reusing(&mut self.back_key, &k);
                 Some(Ok((k, v)))
             }
             Err(e) => Some(Err(e)),
@@ -312,3 +314,10 @@ impl DoubleEndedIterator for Iter {
 }
 
 impl std::iter::FusedIterator for Iter {}
+
+/// Stores a copy of `key` in `slot`, reusing its allocation.
+fn set_reusing(slot: &mut Option<Vec<u8>>, key: &[u8]) {
+    let buf = slot.get_or_insert_with(Vec::new);
+    buf.clear();
+    buf.extend_from_slice(key);
+}
