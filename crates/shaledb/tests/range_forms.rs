@@ -12,7 +12,8 @@ fn every_range_form_compiles_and_selects_the_right_keys() {
         db.put(k, k.to_uppercase()).unwrap();
     }
     fn keys(it: impl Iterator<Item = shaledb::Result<shaledb::KvPair>>) -> String {
-        it.map(|r| String::from_utf8(r.unwrap().0).unwrap()).collect()
+        it.map(|r| String::from_utf8(r.unwrap().0).unwrap())
+            .collect()
     }
     // A full range needs the key type named: `..` is a range of every type.
     assert_eq!(keys(db.range::<&[u8], _>(..)), "abcd");
@@ -23,7 +24,13 @@ fn every_range_form_compiles_and_selects_the_right_keys() {
     assert_eq!(keys(db.range(..=b"c".to_vec())), "abc");
     let (lo, hi): (Bound<&[u8]>, Bound<&[u8]>) = (Bound::Excluded(b"a"), Bound::Included(b"c"));
     assert_eq!(keys(db.range((lo, hi))), "bc");
-    assert_eq!(keys(db.range((Bound::Excluded("b"), Bound::Unbounded)).rev()), "dc");
+    assert_eq!(
+        keys(
+            db.range((Bound::Excluded("b"), Bound::<&str>::Unbounded))
+                .rev()
+        ),
+        "dc"
+    );
     assert_eq!(keys(db.range("c".."a")), "", "an inverted range is empty");
     let snap = db.snapshot();
     db.delete("a").unwrap();

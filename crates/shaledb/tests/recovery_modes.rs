@@ -39,10 +39,19 @@ fn point_in_time_keeps_the_prefix_before_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let log = build(dir.path());
     let len = std::fs::metadata(&log).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(len - 3).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
     let db = Db::open(dir.path(), options(WalRecoveryMode::PointInTime)).unwrap();
     let kept = surviving(&db);
-    assert_eq!(kept, (0..99).collect::<Vec<_>>(), "exactly the torn last batch is lost");
+    assert_eq!(
+        kept,
+        (0..99).collect::<Vec<_>>(),
+        "exactly the torn last batch is lost"
+    );
 }
 
 #[test]
@@ -59,7 +68,11 @@ fn point_in_time_stops_at_mid_log_damage_with_no_holes() {
     assert!(n > 30 && n < 70, "kept {n} batches");
     assert_eq!(kept, (0..n).collect::<Vec<_>>(), "replay left a hole");
     // The damaged log is kept for inspection, not deleted.
-    assert!(dir.path().join("lost").join(log.file_name().unwrap()).exists());
+    assert!(dir
+        .path()
+        .join("lost")
+        .join(log.file_name().unwrap())
+        .exists());
 }
 
 #[test]
@@ -67,7 +80,12 @@ fn strict_mode_refuses_a_damaged_log() {
     let dir = tempfile::tempdir().unwrap();
     let log = build(dir.path());
     let len = std::fs::metadata(&log).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&log).unwrap().set_len(len - 3).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
     let err = Db::open(dir.path(), options(WalRecoveryMode::Strict)).unwrap_err();
     assert!(err.is_corruption(), "{err}");
     // Nothing was changed: point-in-time recovery still finds the 99 intact batches.
