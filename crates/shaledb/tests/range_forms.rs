@@ -23,10 +23,10 @@ fn every_range_form_compiles_and_selects_the_right_keys() {
     assert_eq!(keys(db.range(.."c")), "ab");
     assert_eq!(keys(db.range(..=b"c".to_vec())), "abc");
     let (lo, hi): (Bound<&[u8]>, Bound<&[u8]>) = (Bound::Excluded(b"a"), Bound::Included(b"c"));
-    assert_eq!(keys(db.range((lo, hi))), "bc");
+    assert_eq!(keys(db.range::<&[u8], _>((lo, hi))), "bc");
     assert_eq!(
         keys(
-            db.range((Bound::Excluded("b"), Bound::<&str>::Unbounded))
+            db.range::<&str, _>((Bound::Excluded("b"), Bound::Unbounded))
                 .rev()
         ),
         "dc"
