@@ -45,7 +45,7 @@ const DEFAULT_OPS: usize = 5000;
 const LONG_OPS: usize = 20_000;
 const SHRINK_ENV: &str = "SHALEDB_METAMORPHIC_SHRINK";
 
-/// Whether the sequences above use `compact_range` over partial key ranges.
+/// Whether the tests below use `compact_range` over partial key ranges.
 /// Off while the bug shown by `bug_compact_range_leaves_older_level0_table_above`
 /// is open: with it on, nearly every run fails on that bug (run
 /// `metamorphic_partial_compact_range` to see). Turn it back on with the fix.
