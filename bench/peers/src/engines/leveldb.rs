@@ -105,12 +105,10 @@ fn seek_to_last(iter: &mut impl LdbIterator) {
     let mut prefix: Vec<u8> = Vec::new();
     loop {
         iter.seek(&prefix);
-        if !iter.valid() {
+        let Some((key, _)) = iter.current() else {
             return; // empty database
-        }
-        let (mut key, mut value) = (Vec::new(), Vec::new());
-        iter.current(&mut key, &mut value);
-        if key == prefix {
+        };
+        if key.as_ref() == prefix.as_slice() {
             // `prefix` exists; the last key is it, unless a longer one follows.
             prefix.push(0);
             iter.seek(&prefix);
@@ -153,7 +151,7 @@ impl Engine for LevelDbEngine {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
-        Ok(self.lock()?.db.get(key))
+        Ok(self.lock()?.db.get(key).map(|v| v.to_vec()))
     }
 
     fn delete(&self, key: &[u8], sync: bool) -> Result<(), EngineError> {
@@ -174,9 +172,10 @@ impl Engine for LevelDbEngine {
         let mut locked = self.lock()?;
         let mut iter = locked.db.new_iter().engine_err()?;
         iter.seek(start);
-        let (mut key, mut value) = (Vec::new(), Vec::new());
         let mut read = 0;
-        while read < n && iter.current(&mut key, &mut value) {
+        while read < n {
+            let Some(entry) = iter.current() else { break };
+            std::hint::black_box(entry);
             read += 1;
             iter.advance();
         }
@@ -200,9 +199,11 @@ impl Engine for LevelDbEngine {
         } else {
             iter.seek_to_first();
         }
-        let (mut key, mut value) = (Vec::new(), Vec::new());
         let mut read = 0;
-        while read < limit && iter.current(&mut key, &mut value) {
+        while read < limit {
+            let Some((key, value)) = iter.current() else {
+                break;
+            };
             visit(&key, &value);
             read += 1;
             if reverse {
