@@ -92,6 +92,15 @@ pub fn run(cli: &Cli) -> Result<(), PeersError> {
         .collect();
     let exe = std::env::current_exe()
         .map_err(|e| PeersError::io("cannot find this program's path", e))?;
+    let published = Published {
+        date,
+        machine,
+        command: display_command(std::env::args().skip(1)),
+        fsync,
+        skipped,
+        load_at_start,
+        started,
+    };
     for run in 1..=cli.runs {
         for engine in &mut all {
             println!("\n=== run {run}/{} · {} ===", cli.runs, engine.name);
@@ -105,50 +114,78 @@ pub fn run(cli: &Cli) -> Result<(), PeersError> {
                 let _ = std::fs::remove_dir_all(root.join(&engine.name));
             }
         }
+        // Publish after every round, so that a long comparison cut short still leaves
+        // its results so far.
+        publish(cli, &published, &all, run)?;
     }
+    Ok(())
+}
 
-    let comparison = Comparison::new(&all, &cli.bench.benchmarks);
-    let total_minutes = started.elapsed().as_secs_f64() / 60.0;
-    let load = [load_at_start, load_average()];
-    print_results(&comparison, &all, fsync, total_minutes);
-    if let [Some(start), Some(end)] = &load {
-        println!("load average (1, 5, 15 min): {start} at the start, {end} at the end");
+/// What the comparison knows besides its runs.
+struct Published {
+    date: String,
+    machine: Machine,
+    command: String,
+    fsync: Option<FsyncRate>,
+    skipped: Vec<(String, String)>,
+    load_at_start: Option<String>,
+    started: Instant,
+}
+
+/// Writes the chart, the page and the JSON for the runs so far (`rounds` of every
+/// engine), and after the last round prints the results.
+fn publish(cli: &Cli, p: &Published, all: &[EngineRuns], rounds: u32) -> Result<(), PeersError> {
+    let last = rounds == cli.runs;
+    let comparison = Comparison::new(all, &cli.bench.benchmarks);
+    let total_minutes = p.started.elapsed().as_secs_f64() / 60.0;
+    let load = [p.load_at_start.clone(), load_average()];
+    if last {
+        print_results(&comparison, all, p.fsync, total_minutes);
+        if let [Some(start), Some(end)] = &load {
+            println!("load average (1, 5, 15 min): {start} at the start, {end} at the end");
+        }
     }
 
     let chart_path = cli.out.join("benchmarks.svg");
     let title = format!(
-        "db_bench workloads, --num {}, median of {} run{}",
+        "db_bench workloads, --num {}, median of {rounds} run{}",
         cli.bench.num,
-        cli.runs,
-        if cli.runs == 1 { "" } else { "s" }
+        if rounds == 1 { "" } else { "s" }
     );
     crate::chart::draw(&comparison, &chart_path, &title)?;
-    println!("\nchart: {}", chart_path.display());
-
     if let Some(path) = &cli.markdown {
-        let command = display_command(std::env::args().skip(1));
         let chart_link = chart_link(path, &chart_path);
         let page = Page {
-            date: &date,
-            machine: &machine,
-            command: &command,
+            date: &p.date,
+            machine: &p.machine,
+            command: &p.command,
             config: &cli.bench,
             runs: cli.runs,
+            rounds_done: rounds,
             comparison: &comparison,
-            engines: &all,
-            skipped: &skipped,
-            fsync,
+            engines: all,
+            skipped: &p.skipped,
+            fsync: p.fsync,
             chart: Some(&chart_link),
             total_minutes,
-            load: load.clone(),
+            load,
         };
         write_file(path, &markdown::render(&page))?;
-        println!("results page: {}", path.display());
     }
     if let Some(path) = &cli.bench.json {
-        write_file(path, &runs_json(&all))?;
-        println!("every run's report: {}", path.display());
+        write_file(path, &runs_json(all))?;
     }
+    let written: Vec<String> = std::iter::once(&chart_path)
+        .chain(&cli.markdown)
+        .chain(&cli.bench.json)
+        .map(|p| p.display().to_string())
+        .collect();
+    println!(
+        "\n{} after {rounds} of {} round(s): {}",
+        if last { "wrote" } else { "updated" },
+        cli.runs,
+        written.join(", ")
+    );
     Ok(())
 }
 
