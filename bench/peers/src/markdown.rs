@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use shaledb_bench::system::Machine;
 use shaledb_bench::BenchConfig;
 
-use crate::fsync::{FsyncRate, BLOCK};
+use crate::fsync::{FsyncSamples, BLOCK};
 use crate::median::thousands;
 use crate::summary::{goals_table, Comparison, EngineRuns};
 
@@ -32,8 +32,10 @@ pub struct Page<'a> {
     pub engines: &'a [EngineRuns],
     /// Engines not run, with the reason.
     pub skipped: &'a [(String, String)],
-    /// The raw fsync rate, if it could be measured.
-    pub fsync: Option<FsyncRate>,
+    /// ShaleDB's revision, if known.
+    pub revision: Option<&'a str>,
+    /// The raw fsync rates measured.
+    pub fsync: &'a FsyncSamples,
     /// The chart, as a link relative to the page.
     pub chart: Option<&'a str>,
     /// Minutes the whole comparison took.
@@ -139,13 +141,14 @@ pub fn render(page: &Page<'_>) -> String {
         thousands(config.reads()),
         benchmarks.join(", ")
     );
-    if let Some(rate) = page.fsync {
+    if let Some(revision) = page.revision {
+        let _ = writeln!(out, "- **ShaleDB:** {revision}");
+    }
+    if let Some(rate) = page.fsync.describe() {
         let _ = writeln!(
             out,
-            "- **Raw fsync rate:** {} per second ({:.0} µs each; {} KiB appends + `fdatasync` in \
-             the database directory)",
-            thousands(rate.per_sec().round() as u64),
-            rate.micros_each(),
+            "- **Raw fsync rate:** {rate}; measured for 1 s before every run ({} KiB appends, \
+             each followed by `fdatasync`, in the database directory)",
             BLOCK >> 10
         );
     }
@@ -172,8 +175,7 @@ pub fn render(page: &Page<'_>) -> String {
     let _ = writeln!(
         out,
         "{}\n",
-        c.throughput_table(page.fsync.map(|f| f.per_sec()))
-            .to_markdown()
+        c.throughput_table(page.fsync.median()).to_markdown()
     );
     if let Some(chart) = page.chart {
         let _ = writeln!(
@@ -259,6 +261,11 @@ mod tests {
         };
         let engines = [runs("shaledb", vec![Outcome::Failed("killed".into())])];
         let config = BenchConfig::default();
+        let mut fsync = FsyncSamples::default();
+        fsync.push(crate::fsync::FsyncRate {
+            syncs: 500,
+            secs: 2.0,
+        });
         let page = Page {
             date: "2025-01-01T00:00:00Z",
             machine: &machine,
@@ -269,10 +276,8 @@ mod tests {
             comparison: &comparison,
             engines: &engines,
             skipped: &[("rocksdb".into(), "not compiled".into())],
-            fsync: Some(FsyncRate {
-                syncs: 500,
-                secs: 2.0,
-            }),
+            revision: Some("commit abc1234"),
+            fsync: &fsync,
             chart: Some("benchmarks.svg"),
             total_minutes: 1.5,
             load: [Some("0.10 0.20 0.30".into()), Some("1.00 0.50 0.40".into())],
@@ -282,7 +287,8 @@ mod tests {
             "# Benchmarks",
             "2 CPUs (Test CPU), 8.0 GiB memory",
             "`cargo peers --num 1000`",
-            "250 per second",
+            "250/s (median of 1, range 250–250/s)",
+            "- **ShaleDB:** commit abc1234",
             "0.10 0.20 0.30 at the start",
             "| workload | shaledb | rocksdb | sled |",
             "fillsync",

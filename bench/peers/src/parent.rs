@@ -17,12 +17,12 @@ use crate::cli::Cli;
 use crate::command::{child_args, display_command};
 use crate::engines;
 use crate::error::PeersError;
-use crate::fsync::{self, FsyncRate};
+use crate::fsync::{self, FsyncSamples};
 use crate::markdown::{self, Page};
 use crate::summary::{goals_table, Comparison, EngineRuns, Outcome, RunRecord};
 
-/// How long the fsync rate is measured.
-const FSYNC_MEASURE: Duration = Duration::from_secs(2);
+/// How long the fsync rate is measured each time.
+const FSYNC_MEASURE: Duration = Duration::from_secs(1);
 
 /// How often a running child is checked on.
 const POLL: Duration = Duration::from_millis(100);
@@ -66,20 +66,12 @@ pub fn run(cli: &Cli) -> Result<(), PeersError> {
         machine.cpu.as_deref().unwrap_or("unknown CPU"),
         machine.memory_bytes.unwrap_or(0) >> 20
     );
-    let fsync = match fsync::measure(&root, FSYNC_MEASURE) {
-        Ok(rate) => {
-            println!(
-                "raw fsync rate: {:.0}/s ({:.0} µs per 4 KiB append + fdatasync)",
-                rate.per_sec(),
-                rate.micros_each()
-            );
-            Some(rate)
-        }
-        Err(e) => {
-            println!("raw fsync rate: not measured ({e})");
-            None
-        }
-    };
+    let mut fsync = FsyncSamples::default();
+    measure_fsync(&root, &mut fsync);
+    let revision = shaledb_revision();
+    if let Some(revision) = &revision {
+        println!("shaledb: {revision}");
+    }
     print_settings(&factories);
 
     let mut all: Vec<EngineRuns> = factories
@@ -92,10 +84,11 @@ pub fn run(cli: &Cli) -> Result<(), PeersError> {
         .collect();
     let exe = std::env::current_exe()
         .map_err(|e| PeersError::io("cannot find this program's path", e))?;
-    let published = Published {
+    let mut published = Published {
         date,
         machine,
         command: display_command(std::env::args().skip(1)),
+        revision,
         fsync,
         skipped,
         load_at_start,
@@ -104,6 +97,9 @@ pub fn run(cli: &Cli) -> Result<(), PeersError> {
     for run in 1..=cli.runs {
         for engine in &mut all {
             println!("\n=== run {run}/{} · {} ===", cli.runs, engine.name);
+            // The disk's sync rate swings with the rest of the machine's work, so it is
+            // measured again before every run.
+            measure_fsync(&root, &mut published.fsync);
             let outcome = run_child(cli, &exe, &root, &engine.name, run);
             if let Outcome::Failed(why) = &outcome {
                 println!("{} run {run} failed: {why}", engine.name);
@@ -126,7 +122,8 @@ struct Published {
     date: String,
     machine: Machine,
     command: String,
-    fsync: Option<FsyncRate>,
+    revision: Option<String>,
+    fsync: FsyncSamples,
     skipped: Vec<(String, String)>,
     load_at_start: Option<String>,
     started: Instant,
@@ -140,7 +137,7 @@ fn publish(cli: &Cli, p: &Published, all: &[EngineRuns], rounds: u32) -> Result<
     let total_minutes = p.started.elapsed().as_secs_f64() / 60.0;
     let load = [p.load_at_start.clone(), load_average()];
     if last {
-        print_results(&comparison, all, p.fsync, total_minutes);
+        print_results(&comparison, all, &p.fsync, total_minutes);
         if let [Some(start), Some(end)] = &load {
             println!("load average (1, 5, 15 min): {start} at the start, {end} at the end");
         }
@@ -165,7 +162,8 @@ fn publish(cli: &Cli, p: &Published, all: &[EngineRuns], rounds: u32) -> Result<
             comparison: &comparison,
             engines: all,
             skipped: &p.skipped,
-            fsync: p.fsync,
+            revision: p.revision.as_deref(),
+            fsync: &p.fsync,
             chart: Some(&chart_link),
             total_minutes,
             load,
@@ -225,6 +223,49 @@ fn run_child(cli: &Cli, exe: &Path, root: &Path, engine: &str, run: u32) -> Outc
     outcome
 }
 
+/// Measures the raw fsync rate in `dir` once more and prints it.
+fn measure_fsync(dir: &Path, samples: &mut FsyncSamples) {
+    match fsync::measure(dir, FSYNC_MEASURE) {
+        Ok(rate) => {
+            println!(
+                "raw fsync rate now: {:.0}/s ({:.0} µs per 4 KiB append + fdatasync)",
+                rate.per_sec(),
+                rate.micros_each()
+            );
+            samples.push(rate);
+        }
+        Err(e) => println!("raw fsync rate: not measured ({e})"),
+    }
+}
+
+/// The commit ShaleDB was built from, as `git` in the current directory tells it,
+/// with a note when its crates have uncommitted changes.
+fn shaledb_revision() -> Option<String> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"])?;
+    let changed = git(&[
+        "status",
+        "--porcelain",
+        "--",
+        "crates/shaledb",
+        "crates/shaledb-bench",
+    ])
+    .is_some_and(|s| !s.is_empty());
+    Some(if changed {
+        format!("commit {commit}, with uncommitted changes in crates/shaledb*")
+    } else {
+        format!("commit {commit}")
+    })
+}
+
 /// The first three fields of `/proc/loadavg`, if there is one.
 fn load_average() -> Option<String> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
@@ -256,16 +297,11 @@ fn print_settings(factories: &[Box<dyn EngineFactory>]) {
 fn print_results(
     comparison: &Comparison,
     all: &[EngineRuns],
-    fsync: Option<FsyncRate>,
+    fsync: &FsyncSamples,
     total_minutes: f64,
 ) {
     println!("\n=== results: median ops/sec (ShaleDB ÷ engine; >1 means ShaleDB is faster) ===\n");
-    println!(
-        "{}",
-        comparison
-            .throughput_table(fsync.map(|f| f.per_sec()))
-            .to_text()
-    );
+    println!("{}", comparison.throughput_table(fsync.median()).to_text());
     println!(
         "\n=== amplification after {}, peak L0, stalls, peak RSS ===\n",
         comparison
@@ -288,7 +324,10 @@ fn print_results(
             println!("failed: {} {failure}", engine.name);
         }
     }
-    println!("\nmedian time per run: {}", comparison.run_times());
+    if let Some(rate) = fsync.describe() {
+        println!("\nraw fsync rate: {rate}");
+    }
+    println!("median time per run: {}", comparison.run_times());
     println!("total time: {total_minutes:.1} minutes");
 }
 
