@@ -45,11 +45,9 @@ const DEFAULT_OPS: usize = 5000;
 const LONG_OPS: usize = 20_000;
 const SHRINK_ENV: &str = "SHALEDB_METAMORPHIC_SHRINK";
 
-/// Whether the tests below use `compact_range` over partial key ranges.
-/// Off while the bug shown by `bug_compact_range_leaves_older_level0_table_above`
-/// is open: with it on, nearly every run fails on that bug (run
-/// `metamorphic_partial_compact_range` to see). Turn it back on with the fix.
-const PARTIAL_COMPACTIONS: bool = false;
+/// Whether the tests below use `compact_range` over partial key ranges (they
+/// found `compact_range_leaves_no_older_level0_table_above`, now fixed).
+const PARTIAL_COMPACTIONS: bool = true;
 
 #[test]
 fn metamorphic_pairwise_configurations() {
@@ -95,9 +93,6 @@ fn metamorphic_all_configurations_long() {
 
 /// The pairwise run with `compact_range` over random partial ranges.
 #[test]
-#[ignore = "bug: compact_range moves a newer level-0 table below older level-0 tables that \
-            overlap it, so reads find stale versions (see \
-            bug_compact_range_leaves_older_level0_table_above)"]
 fn metamorphic_partial_compact_range() {
     let seed = common::seed(
         "metamorphic_partial_compact_range",
@@ -117,13 +112,11 @@ fn metamorphic_partial_compact_range() {
 /// down to the last level while the older one stays in level 0, above it, so
 /// `get(k009)` finds `old`. Level-0 inputs must be widened to every level-0
 /// table overlapping the inputs' key range, as LevelDB's
-/// `GetOverlappingInputs` does (`DbCore::compact_range_inner` in
-/// `src/db/background.rs` uses `Version::overlapping` as is). Both compaction
+/// `GetOverlappingInputs` does. Fixed: a manual compaction of level 0 now takes
+/// every level-0 table, as the picker does. Both compaction
 /// styles, default options otherwise.
 #[test]
-#[ignore = "bug: compact_range moves a newer level-0 table below an older overlapping \
-            level-0 table; get returns the stale value"]
-fn bug_compact_range_leaves_older_level0_table_above() {
+fn compact_range_leaves_no_older_level0_table_above() {
     for style in [CompactionStyle::Leveled, CompactionStyle::Tiered] {
         let dir = common::scratch_dir();
         let options = Options {

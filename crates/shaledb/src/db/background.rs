@@ -113,7 +113,12 @@ impl DbCore {
                 return Err(Error::Closed);
             }
             let version = self.versions.lock().current();
-            let inputs = version.overlapping(level, lo, hi);
+            let mut inputs = version.overlapping(level, lo, hi);
+            // Level-0 tables overlap one another: moving only some of them down could
+            // put older data above newer. Take them all, as the picker does.
+            if level == 0 && !inputs.is_empty() {
+                inputs = version.files(0).to_vec();
+            }
             if inputs.is_empty() || (level == last && rewrote_last) {
                 continue;
             }

@@ -1,13 +1,18 @@
 //! The read path: point lookups and iterators.
 //!
-//! A read captures the visible sequence number first and the super version second, so
-//! every write at or below that sequence number is in the captured sources.
+//! A read without a snapshot pins the super version first and reads the visible
+//! sequence number second. The pinned tables never change, so a compaction that
+//! installs meanwhile (and may drop versions older than its own start) cannot take
+//! away a version this read needs; and every batch at or below that sequence number
+//! that is not in the pinned memtables is in none of them, so views stay whole.
+//! A [`super::Snapshot`] registers its sequence number instead, which compaction
+//! honours, so it reads through the current super version.
 
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Db, DbCore};
+use super::{Db, DbCore, SuperVersion};
 use crate::error::Result;
 use crate::iter::{BoxedIterator, Iter, MergingIterator};
 use crate::key::SequenceNumber;
@@ -46,7 +51,22 @@ pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 impl DbCore {
     /// The newest value of `key` at or below `seq`.
     pub(crate) fn get_at(&self, key: &[u8], seq: SequenceNumber) -> Result<Option<Vec<u8>>> {
+        self.get_in(&self.current_super_version(), key, seq)
+    }
+
+    /// The newest value of `key` now: pins the sources, then reads the sequence.
+    pub(crate) fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let sv = self.current_super_version();
+        let seq = self.visible_sequence();
+        self.get_in(&sv, key, seq)
+    }
+
+    fn get_in(
+        &self,
+        sv: &SuperVersion,
+        key: &[u8],
+        seq: SequenceNumber,
+    ) -> Result<Option<Vec<u8>>> {
         for mem in std::iter::once(&sv.mem).chain(sv.imms.iter()) {
             match mem.get(key, seq) {
                 Lookup::Found(v) => return Ok(Some(v)),
@@ -66,7 +86,22 @@ impl DbCore {
         bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         seq: SequenceNumber,
     ) -> Iter {
+        self.iter_in(self.current_super_version(), bounds, seq)
+    }
+
+    /// An iterator over the current state: pins the sources, then reads the sequence.
+    pub(crate) fn iter_latest(&self, bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> Iter {
         let sv = self.current_super_version();
+        let seq = self.visible_sequence();
+        self.iter_in(sv, bounds, seq)
+    }
+
+    fn iter_in(
+        &self,
+        sv: Arc<SuperVersion>,
+        bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        seq: SequenceNumber,
+    ) -> Iter {
         let tables = Arc::clone(&self.table_cache);
         let factory = Box::new(move || -> BoxedIterator {
             let mut children: Vec<BoxedIterator> = Vec::with_capacity(sv.imms.len() + 8);
@@ -90,7 +125,7 @@ impl Db {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         self.check_open()?;
         let core = self.core();
-        core.get_at(key.as_ref(), core.visible_sequence())
+        core.get_latest(key.as_ref())
     }
 
     /// True if `key` has a value.
@@ -102,7 +137,7 @@ impl Db {
     /// reads a fixed point-in-time view taken when it is created.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         let core = self.core();
-        core.iter_at(owned_bounds(&range), core.visible_sequence())
+        core.iter_latest(owned_bounds(&range))
     }
 
     /// Every entry, ascending (`.rev()` for descending).
@@ -113,7 +148,7 @@ impl Db {
     /// Entries whose key starts with `prefix`.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         let core = self.core();
-        core.iter_at(prefix_bounds(prefix.as_ref()), core.visible_sequence())
+        core.iter_latest(prefix_bounds(prefix.as_ref()))
     }
 }
 
