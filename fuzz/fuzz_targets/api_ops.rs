@@ -123,7 +123,7 @@ impl Input<'_> {
     }
 
     fn write(&mut self, op_index: usize) -> Write {
-        if self.byte() % 4 == 0 {
+        if self.byte().is_multiple_of(4) {
             Write::Delete(self.key())
         } else {
             Write::Put(self.key(), self.value(op_index))
