@@ -94,11 +94,21 @@ impl Engine for ShaleEngine {
     }
 
     fn seek_and_read(&self, start: &[u8], n: usize) -> Result<usize, EngineError> {
+        // The raw cursor lends each entry, as the RocksDB adapter's raw iterator does.
+        let mut it = self.db.raw_iter();
+        it.seek(start);
         let mut read = 0;
-        for item in self.db.range(start..).take(n) {
-            item?;
-            read += 1;
+        while read < n {
+            match it.item() {
+                Some(entry) => {
+                    std::hint::black_box(entry);
+                    read += 1;
+                }
+                None => break,
+            }
+            it.next();
         }
+        it.status()?;
         Ok(read)
     }
 
@@ -112,18 +122,26 @@ impl Engine for ShaleEngine {
         limit: usize,
         visit: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<usize, EngineError> {
-        let iter = self.db.iter();
-        let entries: Box<dyn Iterator<Item = shaledb::Result<shaledb::KvPair>>> = if reverse {
-            Box::new(iter.rev())
+        let mut it = self.db.raw_iter();
+        if reverse {
+            it.seek_to_last();
         } else {
-            Box::new(iter)
-        };
-        let mut read = 0;
-        for item in entries.take(limit) {
-            let (key, value) = item?;
-            visit(&key, &value);
-            read += 1;
+            it.seek_to_first();
         }
+        let mut read = 0;
+        while read < limit {
+            match it.item() {
+                Some((key, value)) => visit(key, value),
+                None => break,
+            }
+            read += 1;
+            if reverse {
+                it.prev();
+            } else {
+                it.next();
+            }
+        }
+        it.status()?;
         Ok(read)
     }
 

@@ -21,7 +21,19 @@ pub(crate) fn put_length_prefixed(dst: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Decodes a varint, advancing the cursor.
+#[inline]
 pub(crate) fn get_varint(src: &mut &[u8]) -> Option<u64> {
+    // Fast path: lengths in blocks are almost always below 128, one byte.
+    if let Some((&first, rest)) = src.split_first() {
+        if first < 0x80 {
+            *src = rest;
+            return Some(u64::from(first));
+        }
+    }
+    get_varint_slow(src)
+}
+
+fn get_varint_slow(src: &mut &[u8]) -> Option<u64> {
     let mut result = 0u64;
     for (i, &byte) in src.iter().enumerate().take(10) {
         let bits = u64::from(byte & 0x7f);

@@ -51,6 +51,6 @@ mod wal;
 pub use batch::WriteBatch;
 pub use db::{repair, repair_with_options, Db, RepairReport, Snapshot};
 pub use error::{Error, Result};
-pub use iter::{Iter, KvPair};
+pub use iter::{Iter, KvPair, RawIter};
 pub use key::SequenceNumber;
 pub use options::{CompactionStyle, Compression, Options, WalRecoveryMode, WriteOptions};

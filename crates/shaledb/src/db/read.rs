@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::{Db, DbCore, SuperVersion};
 use crate::error::Result;
-use crate::iter::{BoxedIterator, Iter, MergingIterator};
+use crate::iter::{BoxedIterator, Iter, MergingIterator, RawIter};
 use crate::key::SequenceNumber;
 use crate::memtable::Lookup;
 
@@ -102,8 +102,25 @@ impl DbCore {
         bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         seq: SequenceNumber,
     ) -> Iter {
+        Iter::new(self.source_factory(sv), seq, bounds.0, bounds.1)
+    }
+
+    /// A raw cursor over the current state (pins the sources, then reads the sequence).
+    pub(crate) fn raw_iter_latest(&self) -> RawIter {
+        let sv = self.current_super_version();
+        let seq = self.visible_sequence();
+        RawIter::new(self.source_factory(sv), seq)
+    }
+
+    /// A raw cursor at a registered snapshot's sequence number.
+    pub(crate) fn raw_iter_at(&self, seq: SequenceNumber) -> RawIter {
+        RawIter::new(self.source_factory(self.current_super_version()), seq)
+    }
+
+    /// Builds merged cursors over the pinned sources of `sv`.
+    fn source_factory(&self, sv: Arc<SuperVersion>) -> crate::iter::SourceFactory {
         let tables = Arc::clone(&self.table_cache);
-        let factory = Box::new(move || -> BoxedIterator {
+        Box::new(move || -> BoxedIterator {
             let mut children: Vec<BoxedIterator> = Vec::with_capacity(sv.imms.len() + 8);
             children.push(Box::new(sv.mem.iter()));
             for imm in &sv.imms {
@@ -111,8 +128,7 @@ impl DbCore {
             }
             sv.version.add_iterators(&tables, &mut children);
             Box::new(MergingIterator::new(children))
-        });
-        Iter::new(factory, seq, bounds.0, bounds.1)
+        })
     }
 
     pub(crate) fn visible_sequence(&self) -> SequenceNumber {
@@ -143,6 +159,12 @@ impl Db {
     /// Every entry, ascending (`.rev()` for descending).
     pub fn iter(&self) -> Iter {
         self.range::<&[u8], _>(..)
+    }
+
+    /// A raw cursor over the current state: seek, then step either way, reading each
+    /// entry by reference without allocating (as RocksDB's raw iterator).
+    pub fn raw_iter(&self) -> RawIter {
+        self.core().raw_iter_latest()
     }
 
     /// Entries whose key starts with `prefix`.

@@ -57,6 +57,11 @@ impl Snapshot {
             .iter_at(super::read::owned_bounds(&range), self.seq)
     }
 
+    /// A raw cursor as of the snapshot (see [`crate::Db::raw_iter`]).
+    pub fn raw_iter(&self) -> crate::iter::RawIter {
+        self.core.raw_iter_at(self.seq)
+    }
+
     /// Every entry as of the snapshot.
     pub fn iter(&self) -> Iter {
         self.range::<&[u8], _>(..)

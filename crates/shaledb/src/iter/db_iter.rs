@@ -81,7 +81,7 @@ impl DbCursor {
         }
     }
 
-    fn finish(&mut self) -> Option<Result<KvPair>> {
+    fn finish<T>(&mut self) -> Option<Result<T>> {
         self.done = true;
         match self.inner.status() {
             Ok(()) => None,
@@ -89,7 +89,7 @@ impl DbCursor {
         }
     }
 
-    fn corrupt_key(&mut self) -> Option<Result<KvPair>> {
+    fn corrupt_key<T>(&mut self) -> Option<Result<T>> {
         self.done = true;
         Some(Err(Error::corruption(
             "<iterator>",
@@ -114,8 +114,27 @@ impl DbCursor {
         }
     }
 
-    /// The next visible entry in ascending order.
+    /// The next visible entry in ascending order, as owned key and value.
     pub(crate) fn next_forward(&mut self) -> Option<Result<KvPair>> {
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        self.advance_forward(&mut key, &mut value)
+            .map(|r| r.map(|()| (key, value)))
+    }
+
+    /// The next visible entry in descending order, as owned key and value.
+    pub(crate) fn next_backward(&mut self) -> Option<Result<KvPair>> {
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        self.advance_backward(&mut key, &mut value)
+            .map(|r| r.map(|()| (key, value)))
+    }
+
+    /// Copies the next visible entry in ascending order into `key` and `value`
+    /// (reusing their allocations); `None` at the end.
+    pub(crate) fn advance_forward(
+        &mut self,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Option<Result<()>> {
         while !self.done {
             if !self.inner.valid() {
                 return self.finish();
@@ -134,24 +153,32 @@ impl DbCursor {
                 self.inner.next();
                 continue;
             }
-            let item = match parsed.kind {
-                ValueKind::Put => Some((parsed.user_key.to_vec(), self.inner.value().to_vec())),
-                ValueKind::Delete => None,
-            };
+            let found = parsed.kind == ValueKind::Put;
+            if found {
+                key.clear();
+                key.extend_from_slice(parsed.user_key);
+                value.clear();
+                value.extend_from_slice(self.inner.value());
+            }
             // Reuse the buffer of the previous key rather than allocate one per entry.
             let skip = self.skip.get_or_insert_with(Vec::new);
             skip.clear();
             skip.extend_from_slice(parsed.user_key);
             self.inner.next();
-            if let Some(kv) = item {
-                return Some(Ok(kv));
+            if found {
+                return Some(Ok(()));
             }
         }
         None
     }
 
-    /// The next visible entry in descending order.
-    pub(crate) fn next_backward(&mut self) -> Option<Result<KvPair>> {
+    /// Copies the next visible entry in descending order into `key` and `value`
+    /// (reusing their allocations); `None` at the end.
+    pub(crate) fn advance_backward(
+        &mut self,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Option<Result<()>> {
         while !self.done {
             if !self.inner.valid() {
                 return self.finish();
@@ -168,17 +195,20 @@ impl DbCursor {
             }
             // Walking backward meets a key's versions oldest first; the last visible
             // one seen is the newest.
-            let user_key = parsed.user_key.to_vec();
-            let mut newest: Option<(ValueKind, Vec<u8>)> = None;
+            key.clear();
+            key.extend_from_slice(parsed.user_key);
+            let mut newest: Option<ValueKind> = None;
             while self.inner.valid() {
                 let Some(p) = parse_internal_key(self.inner.key()) else {
                     return self.corrupt_key();
                 };
-                if p.user_key != user_key.as_slice() {
+                if p.user_key != key.as_slice() {
                     break;
                 }
                 if p.seq <= self.snapshot {
-                    newest = Some((p.kind, self.inner.value().to_vec()));
+                    newest = Some(p.kind);
+                    value.clear();
+                    value.extend_from_slice(self.inner.value());
                 }
                 self.inner.prev();
             }
@@ -186,8 +216,8 @@ impl DbCursor {
                 self.done = true;
                 return Some(Err(e));
             }
-            if let Some((ValueKind::Put, value)) = newest {
-                return Some(Ok((user_key, value)));
+            if newest == Some(ValueKind::Put) {
+                return Some(Ok(()));
             }
         }
         None

@@ -11,9 +11,11 @@
 
 mod db_iter;
 mod merging;
+mod raw_iter;
 
 pub use db_iter::{Iter, KvPair};
 pub(crate) use merging::MergingIterator;
+pub use raw_iter::RawIter;
 
 use crate::error::Result;
 
@@ -42,3 +44,4 @@ pub(crate) trait InternalIterator: Send {
 }
 
 pub(crate) type BoxedIterator = Box<dyn InternalIterator>;
+pub(crate) use db_iter::SourceFactory;
