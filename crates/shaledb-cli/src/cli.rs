@@ -148,4 +148,17 @@ pub struct BenchArgs {
     /// The benchmark's options, shared with the peers comparison.
     #[command(flatten)]
     pub config: BenchConfig,
+
+    /// Compaction style: leveled (the default) or tiered.
+    #[arg(long, value_enum, default_value_t = StyleArg::Leveled)]
+    pub compaction: StyleArg,
+}
+
+/// `--compaction` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StyleArg {
+    /// Leveled compaction.
+    Leveled,
+    /// Size-tiered compaction.
+    Tiered,
 }
