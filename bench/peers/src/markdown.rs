@@ -64,9 +64,13 @@ const NOT_COMPARABLE: &[&str] = &[
      write figure measured the same way for every engine. Compaction still pending when a \
      benchmark ends is not counted.",
     "**Space amplification (disk ÷ live)** needs the engine's own estimate of its live data \
-     (ShaleDB and RocksDB). **Disk ÷ logical** divides the database directory by the key and \
-     value bytes the harness knows to be present, for every engine; below 1 means \
-     compression won more than the overheads cost.",
+     (ShaleDB and RocksDB), and the two estimates differ: RocksDB's \
+     `estimate-live-data-size` adds up a largest set of table files whose key ranges do not \
+     overlap, bottom level first, so right after random writes it leaves out the overlapping \
+     upper levels, the memtables and the write-ahead logs (up to two 64 MiB memtables' \
+     worth) that the directory holds, and its ratio comes out high. **Disk ÷ logical** divides the database directory by the key and value bytes the \
+     harness knows to be present, the same way for every engine; below 1 means compression \
+     won more than the overheads cost.",
     "**Peak L0 files** and **stalls** exist only for the LSM engines that report them; fjall \
      reports its level-0 count but not its stall time.",
     "**Peak RSS** is the whole child process (the harness's key bitmap and histograms \
