@@ -12,6 +12,12 @@
 //! RocksDB is compiled only with the `rocksdb` feature (its C++ build takes about 20
 //! minutes), which the documented command, `cargo peers`, turns on.
 
+/// Every Rust engine here allocates through mimalloc, as the `shaledb` binary does;
+/// RocksDB's C++ allocates through the C library's malloc (the crate was built
+/// without its jemalloc feature). The results page says so.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod chart;
 mod child;
 mod cli;
