@@ -152,6 +152,11 @@ pub struct BenchArgs {
     /// Compaction style: leveled (the default) or tiered.
     #[arg(long, value_enum, default_value_t = StyleArg::Leveled)]
     pub compaction: StyleArg,
+
+    /// Route every file operation through the fault-injecting file system (with no
+    /// fault armed): a heavier layer on the same seam, to bound what the seam costs.
+    #[arg(long, hide = true)]
+    pub through_fault_fs: bool,
 }
 
 /// `--compaction` values.

@@ -16,10 +16,14 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), CliError> {
         StyleArg::Leveled => CompactionStyle::Leveled,
         StyleArg::Tiered => CompactionStyle::Tiered,
     };
-    let factory = ShaleFactory::new(Options {
+    let mut options = Options {
         compaction: style,
         ..matched.options().clone()
-    });
+    };
+    if args.through_fault_fs {
+        options.file_system = std::sync::Arc::new(shaledb::fs::FaultInjectionFs::new());
+    }
+    let factory = ShaleFactory::new(options);
     let report = run_bench(&args.config, &factory, out, Progress::for_stderr())?;
     if let Some(path) = &args.config.json {
         writeln!(out, "Results written to {}", path.display())?;
