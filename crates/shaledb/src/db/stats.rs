@@ -96,13 +96,19 @@ const GIB: f64 = (1u64 << 30) as f64;
 const MIB: f64 = (1u64 << 20) as f64;
 
 impl DbCore {
-    /// Bytes of table data that is still live: tables are counted level by level,
-    /// newest first, skipping any whose key range an already counted table covers.
+    /// Bytes of table data that is still live, estimated as RocksDB does: tables are
+    /// counted from the last level up, skipping any whose key range an already counted
+    /// table covers (the bottom holds most data; upper levels mostly hold newer versions
+    /// of the same keys). Counting newest first instead lets one wide level-0 table
+    /// hide every deeper one.
     fn live_data_size(&self) -> u64 {
         let version = self.current_super_version().version.clone();
         let mut counted: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut total = 0;
-        for (_, f) in version.all_files() {
+        let bottom_up = (0..version.num_levels())
+            .rev()
+            .flat_map(|l| version.files(l));
+        for f in bottom_up {
             let (lo, hi) = (f.smallest_user_key(), f.largest_user_key());
             let covered = counted
                 .iter()
