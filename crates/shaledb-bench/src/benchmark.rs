@@ -174,6 +174,7 @@ pub fn run_benchmark(
     let amplification = workload
         .writes()
         .then(|| amplification::measure(&engine_stats, lifetime, env.db_dir));
+    let level_report = workload.writes().then(|| engine.level_report()).flatten();
     let reads_something = matches!(
         workload,
         Workload::ReadRandom
@@ -199,5 +200,6 @@ pub fn run_benchmark(
         latency_micros: merged.hist.percentiles(),
         amplification,
         engine_stats,
+        level_report,
     })
 }

@@ -110,6 +110,13 @@ pub trait Engine: Send + Sync {
     fn stats(&self) -> EngineStats {
         EngineStats::default()
     }
+
+    /// The engine's own per-level report (RocksDB's `rocksdb.stats`, ShaleDB's
+    /// `shaledb.stats`), taken when a writing benchmark ends and kept in the JSON
+    /// output. Default: none.
+    fn level_report(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Opens an engine's database in a directory. The runner calls it once at the start

@@ -47,6 +47,9 @@ pub struct WorkloadResult {
     pub amplification: Option<Amplification>,
     /// The engine's counters when the benchmark finished.
     pub engine_stats: EngineStats,
+    /// After benchmarks that write: the engine's own per-level report, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level_report: Option<String>,
 }
 
 /// Write and space amplification, and memory, measured when a writing benchmark ends.

@@ -153,6 +153,10 @@ impl Engine for ShaleEngine {
         Ok(self.db.compact_range::<&[u8], _>(..)?)
     }
 
+    fn level_report(&self) -> Option<String> {
+        self.db.property("shaledb.stats")
+    }
+
     fn stats(&self) -> EngineStats {
         let l0 = self.number("shaledb.num-files-at-level0");
         let peak = l0.map(|n| self.peak_l0_files.fetch_max(n, Ordering::Relaxed).max(n));

@@ -142,6 +142,10 @@ impl Engine for RocksEngine {
         Ok(())
     }
 
+    fn level_report(&self) -> Option<String> {
+        self.db.property_value("rocksdb.stats").ok().flatten()
+    }
+
     fn stats(&self) -> EngineStats {
         let l0 = self.int_property("rocksdb.num-files-at-level0");
         let peak = l0.map(|n| self.peak_l0_files.fetch_max(n, Ordering::Relaxed).max(n));
