@@ -10,7 +10,8 @@ use std::ops::Bound;
 use super::BoxedIterator;
 use crate::error::{Error, Result};
 use crate::key::{
-    make_internal_key, parse_internal_key, SequenceNumber, ValueKind, KIND_FOR_SEEK, MAX_SEQUENCE,
+    make_internal_key, parse_internal_key, user_key, SequenceNumber, ValueKind, KIND_FOR_SEEK,
+    MAX_SEQUENCE,
 };
 
 /// Builds a fresh merged iterator over the pinned sources of one read view.
@@ -27,6 +28,9 @@ pub(crate) struct DbCursor {
     upper: Bound<Vec<u8>>,
     /// Forward: the user key already decided (its older versions are skipped).
     skip: Option<Vec<u8>>,
+    /// Forward: the cursor stopped on a visible entry that it lends (see
+    /// [`DbCursor::step_forward`]); the next step first moves past its key.
+    on_entry: bool,
     done: bool,
 }
 
@@ -53,6 +57,7 @@ impl DbCursor {
             lower,
             upper,
             skip,
+            on_entry: false,
             done: false,
         }
     }
@@ -77,8 +82,14 @@ impl DbCursor {
             lower,
             upper,
             skip: None,
+            on_entry: false,
             done: false,
         }
+    }
+
+    /// Gives back the merged source, to be positioned again by a new cursor.
+    pub(crate) fn into_inner(self) -> BoxedIterator {
+        self.inner
     }
 
     fn finish<T>(&mut self) -> Option<Result<T>> {
@@ -135,6 +146,29 @@ impl DbCursor {
         key: &mut Vec<u8>,
         value: &mut Vec<u8>,
     ) -> Option<Result<()>> {
+        let moved = self.step_forward();
+        if let Some(Ok(())) = moved {
+            let (k, v) = self.entry();
+            key.clear();
+            key.extend_from_slice(k);
+            value.clear();
+            value.extend_from_slice(v);
+        }
+        moved
+    }
+
+    /// Moves to the next visible entry in ascending order and stays on it: until the
+    /// next move, [`DbCursor::entry`] lends its key and value without a copy. `None` at
+    /// the end.
+    pub(crate) fn step_forward(&mut self) -> Option<Result<()>> {
+        if self.on_entry {
+            // Leave the entry lent last time, and mark its older versions as decided.
+            self.on_entry = false;
+            let skip = self.skip.get_or_insert_with(Vec::new);
+            skip.clear();
+            skip.extend_from_slice(user_key(self.inner.key()));
+            self.inner.next();
+        }
         while !self.done {
             if !self.inner.valid() {
                 return self.finish();
@@ -153,23 +187,23 @@ impl DbCursor {
                 self.inner.next();
                 continue;
             }
-            let found = parsed.kind == ValueKind::Put;
-            if found {
-                key.clear();
-                key.extend_from_slice(parsed.user_key);
-                value.clear();
-                value.extend_from_slice(self.inner.value());
+            if parsed.kind == ValueKind::Put {
+                self.on_entry = true;
+                return Some(Ok(()));
             }
-            // Reuse the buffer of the previous key rather than allocate one per entry.
+            // A tombstone decides its key: skip the older versions below it. The
+            // buffer of the previous key is reused rather than one allocated per entry.
             let skip = self.skip.get_or_insert_with(Vec::new);
             skip.clear();
             skip.extend_from_slice(parsed.user_key);
             self.inner.next();
-            if found {
-                return Some(Ok(()));
-            }
         }
         None
+    }
+
+    /// The user key and value of the entry [`DbCursor::step_forward`] stopped on.
+    pub(crate) fn entry(&self) -> (&[u8], &[u8]) {
+        (user_key(self.inner.key()), self.inner.value())
     }
 
     /// Copies the next visible entry in descending order into `key` and `value`

@@ -1,9 +1,12 @@
 //! [`RawIter`]: a cursor that lends each entry instead of returning owned copies, in
 //! the manner of RocksDB's `DBRawIterator`. Scans through it allocate nothing per
-//! entry: the key and value are copied into buffers the cursor reuses.
+//! entry: walking forward it lends the key and value straight from the table block or
+//! memtable it sits on; walking backward (where the cursor has to move past a key's
+//! older versions to find its newest) it copies them into buffers it reuses.
 //!
 //! It reads one fixed point in time, like [`super::Iter`]. It moves either way; a change
-//! of direction re-seeks from the current key.
+//! of direction re-seeks from the current key. Seeks reuse the merged sources (table
+//! and level iterators) built by the first one.
 
 use std::ops::Bound;
 
@@ -19,6 +22,7 @@ pub struct RawIter {
     snapshot: SequenceNumber,
     cursor: Option<DbCursor>,
     forward: bool,
+    /// The current entry when walking backward (forward, the cursor lends it).
     key: Vec<u8>,
     value: Vec<u8>,
     valid: bool,
@@ -49,7 +53,12 @@ impl RawIter {
     }
 
     fn start(&mut self, forward: bool, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) {
-        let inner = (self.factory)();
+        // Re-seek the merged sources already built (a seek repositions every child);
+        // after an error, build them afresh.
+        let inner = match self.cursor.take() {
+            Some(cursor) if self.error.is_none() => cursor.into_inner(),
+            _ => (self.factory)(),
+        };
         self.forward = forward;
         self.error = None;
         self.cursor = Some(if forward {
@@ -66,7 +75,7 @@ impl RawIter {
             return;
         };
         let moved = if self.forward {
-            cursor.advance_forward(&mut self.key, &mut self.value)
+            cursor.step_forward()
         } else {
             cursor.advance_backward(&mut self.key, &mut self.value)
         };
@@ -116,7 +125,7 @@ impl RawIter {
         if self.forward {
             self.step();
         } else {
-            let from = std::mem::take(&mut self.key);
+            let from = self.key().to_vec();
             self.start(true, Bound::Excluded(from), Bound::Unbounded);
         }
     }
@@ -127,7 +136,7 @@ impl RawIter {
             return;
         }
         if self.forward {
-            let from = std::mem::take(&mut self.key);
+            let from = self.key().to_vec();
             self.start(false, Bound::Unbounded, Bound::Excluded(from));
         } else {
             self.step();
@@ -141,26 +150,23 @@ impl RawIter {
 
     /// The current key; empty when not [`RawIter::valid`].
     pub fn key(&self) -> &[u8] {
-        if self.valid {
-            &self.key
-        } else {
-            &[]
-        }
+        self.item().map_or(&[], |(k, _)| k)
     }
 
     /// The current value; empty when not [`RawIter::valid`].
     pub fn value(&self) -> &[u8] {
-        if self.valid {
-            &self.value
-        } else {
-            &[]
-        }
+        self.item().map_or(&[], |(_, v)| v)
     }
 
     /// The current entry, if positioned on one.
     pub fn item(&self) -> Option<(&[u8], &[u8])> {
-        self.valid
-            .then_some((self.key.as_slice(), self.value.as_slice()))
+        if !self.valid {
+            return None;
+        }
+        match &self.cursor {
+            Some(cursor) if self.forward => Some(cursor.entry()),
+            _ => Some((self.key.as_slice(), self.value.as_slice())),
+        }
     }
 
     /// The error that stopped the cursor, if any.

@@ -71,6 +71,30 @@ pub(crate) struct BlockIter {
     key: Vec<u8>,
     value: (usize, usize),
     error: Option<Error>,
+    /// The entries of one restart interval, decoded once for walking backward.
+    back: BackwardCache,
+}
+
+/// Entries are prefix-compressed, so stepping back means decoding forward from a
+/// restart point. `prev` decodes a whole restart interval once and keeps it here, so a
+/// backward walk decodes each entry once rather than once per step back.
+#[derive(Default)]
+struct BackwardCache {
+    /// The full keys of the interval's entries, one after another.
+    keys: Vec<u8>,
+    entries: Vec<CachedEntry>,
+    /// Index in `entries` of the entry the cursor is on, if it came from here.
+    at: Option<usize>,
+}
+
+#[derive(Clone, Copy)]
+struct CachedEntry {
+    /// End of the entry's key in `BackwardCache::keys` (it starts where the previous
+    /// entry's key ends).
+    key_end: usize,
+    offset: usize,
+    next_offset: usize,
+    value: (usize, usize),
 }
 
 impl BlockIter {
@@ -86,7 +110,23 @@ impl BlockIter {
             key: Vec::new(),
             value: (0, 0),
             error: None,
+            back: BackwardCache::default(),
         }
+    }
+
+    /// Points this cursor at another block of the same file (unpositioned), keeping its
+    /// buffers.
+    pub(crate) fn reset_to(&mut self, block: Arc<Block>, block_offset: u64) {
+        let end = block.restarts_at;
+        self.block = block;
+        self.block_offset = block_offset;
+        self.current = end;
+        self.next_offset = end;
+        self.restart_index = 0;
+        self.key.clear();
+        self.value = (0, 0);
+        self.error = None;
+        self.back.at = None;
     }
 
     fn invalidate(&mut self) {
@@ -106,40 +146,22 @@ impl BlockIter {
     /// Decodes the entry at `next_offset` into the cursor. Returns false at the end of
     /// the entries or on damage (then `error` is set).
     fn parse_next(&mut self) -> bool {
+        self.back.at = None;
         let offset = self.next_offset;
-        let end = self.block.restarts_at;
+        let block = &*self.block;
+        let end = block.restarts_at;
         if offset >= end {
             self.invalidate();
             return false;
         }
-        let block = Arc::clone(&self.block);
-        let mut cursor = &block.data[offset..end];
-        let header = (|| {
-            let shared = get_varint_usize(&mut cursor)?;
-            let unshared = get_varint_usize(&mut cursor)?;
-            let value_len = get_varint_usize(&mut cursor)?;
-            Some((shared, unshared, value_len))
-        })();
-        let Some((shared, unshared, value_len)) = header else {
-            self.corrupt("bad entry header");
-            return false;
-        };
-        let key_start = end - cursor.len();
-        let Some(value_start) = key_start.checked_add(unshared) else {
-            self.corrupt("key length overflows");
-            return false;
-        };
-        let value_end = match value_start.checked_add(value_len) {
-            Some(v) if v <= end => v,
-            _ => {
-                self.corrupt("entry runs past the block");
+        let parsed = decode_entry(&block.data[..end], offset, self.key.len());
+        let (key_start, value_start, value_end, shared) = match parsed {
+            Ok(p) => p,
+            Err(detail) => {
+                self.corrupt(detail);
                 return false;
             }
         };
-        if shared > self.key.len() {
-            self.corrupt("shared prefix longer than the previous key");
-            return false;
-        }
         self.key.truncate(shared);
         self.key
             .extend_from_slice(&block.data[key_start..value_start]);
@@ -174,6 +196,90 @@ impl BlockIter {
         }
         cursor.get(..unshared)
     }
+}
+
+impl BlockIter {
+    /// Positions on entry `i` of the backward cache.
+    fn take_cached(&mut self, i: usize) {
+        let e = self.back.entries[i];
+        let key_start = i.checked_sub(1).map_or(0, |p| self.back.entries[p].key_end);
+        self.key.clear();
+        self.key
+            .extend_from_slice(&self.back.keys[key_start..e.key_end]);
+        self.value = e.value;
+        self.current = e.offset;
+        self.next_offset = e.next_offset;
+        self.back.at = Some(i);
+    }
+
+    /// Steps back from the current entry: decodes the restart interval holding the
+    /// entry before it into the backward cache, and positions on that entry.
+    fn fill_backward_cache(&mut self) {
+        let original = self.current;
+        // Step back to the restart point before the current entry.
+        while self.block.restart(self.restart_index) >= original {
+            if self.restart_index == 0 {
+                self.invalidate();
+                return;
+            }
+            self.restart_index -= 1;
+        }
+        let restart_index = self.restart_index;
+        self.seek_to_restart(restart_index);
+        let mut back = std::mem::take(&mut self.back);
+        back.keys.clear();
+        back.entries.clear();
+        while self.parse_next() {
+            back.keys.extend_from_slice(&self.key);
+            back.entries.push(CachedEntry {
+                key_end: back.keys.len(),
+                offset: self.current,
+                next_offset: self.next_offset,
+                value: self.value,
+            });
+            if self.next_offset >= original {
+                break;
+            }
+        }
+        self.back = back;
+        if self.error.is_some() {
+            return;
+        }
+        if self.next_offset != original || self.back.entries.is_empty() {
+            self.corrupt("entries do not chain to the previous position");
+            return;
+        }
+        // parse_next leaves the cursor on the last entry decoded; mark it as cached.
+        self.restart_index = restart_index;
+        self.back.at = Some(self.back.entries.len() - 1);
+    }
+}
+
+/// Decodes the entry header at `offset` of `entries` (a block's entry area), given the
+/// length of the previous key. Returns (key start, value start, value end, shared).
+fn decode_entry(
+    entries: &[u8],
+    offset: usize,
+    previous_key_len: usize,
+) -> std::result::Result<(usize, usize, usize, usize), &'static str> {
+    let end = entries.len();
+    let mut cursor = &entries[offset..];
+    let mut field = || get_varint_usize(&mut cursor);
+    let (Some(shared), Some(unshared), Some(value_len)) = (field(), field(), field()) else {
+        return Err("bad entry header");
+    };
+    let key_start = end - cursor.len();
+    let value_start = key_start
+        .checked_add(unshared)
+        .ok_or("key length overflows")?;
+    let value_end = match value_start.checked_add(value_len) {
+        Some(v) if v <= end => v,
+        _ => return Err("entry runs past the block"),
+    };
+    if shared > previous_key_len {
+        return Err("shared prefix longer than the previous key");
+    }
+    Ok((key_start, value_start, value_end, shared))
 }
 
 impl InternalIterator for BlockIter {
@@ -230,21 +336,13 @@ impl InternalIterator for BlockIter {
     }
 
     fn prev(&mut self) {
-        let original = self.current;
-        // Step back to the restart point before the current entry, then scan forward to
-        // the entry just before it.
-        while self.block.restart(self.restart_index) >= original {
-            if self.restart_index == 0 {
-                self.invalidate();
+        if let Some(i) = self.back.at {
+            if i > 0 && self.back.entries[i].offset == self.current {
+                self.take_cached(i - 1);
                 return;
             }
-            self.restart_index -= 1;
         }
-        self.seek_to_restart(self.restart_index);
-        while self.parse_next() && self.next_offset < original {}
-        if self.error.is_none() && self.next_offset != original {
-            self.corrupt("entries do not chain to the previous position");
-        }
+        self.fill_backward_cache();
     }
 
     fn key(&self) -> &[u8] {
@@ -259,6 +357,101 @@ impl InternalIterator for BlockIter {
         match &self.error {
             None => Ok(()),
             Some(e) => Err(e.duplicate()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::key::{make_internal_key, ValueKind};
+    use crate::table::block_builder::BlockBuilder;
+
+    /// A cursor step, applied to the block cursor and to a sorted `Vec` model.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Seek(u16),
+        SeekForPrev(u16),
+        First,
+        Last,
+        Next,
+        Prev,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            1 => (0u16..600).prop_map(Step::Seek),
+            1 => (0u16..600).prop_map(Step::SeekForPrev),
+            1 => Just(Step::First),
+            1 => Just(Step::Last),
+            4 => Just(Step::Next),
+            4 => Just(Step::Prev),
+        ]
+    }
+
+    fn key(n: u16) -> Vec<u8> {
+        make_internal_key(format!("key{n:05}").as_bytes(), 7, ValueKind::Put)
+    }
+
+    proptest! {
+        #[test]
+        fn cursor_matches_a_sorted_vec(
+            keys in prop::collection::btree_set(0u16..600, 1..120),
+            interval in 1usize..20,
+            steps in prop::collection::vec(step(), 1..80),
+        ) {
+            let model: Vec<u16> = keys.into_iter().collect();
+            let mut builder = BlockBuilder::new(interval);
+            for &k in &model {
+                builder.add(&key(k), format!("v{k}").as_bytes());
+            }
+            let block = Arc::new(Block::new(builder.finish()).unwrap());
+            let mut it = BlockIter::new(block, Arc::new(PathBuf::from("t")), 0);
+            // Position in the model, if valid.
+            let mut at: Option<usize> = None;
+            for s in steps {
+                match s {
+                    Step::Seek(t) => {
+                        it.seek(&key(t));
+                        let i = model.partition_point(|&k| k < t);
+                        at = (i < model.len()).then_some(i);
+                    }
+                    Step::SeekForPrev(t) => {
+                        it.seek_for_prev(&key(t));
+                        at = model.partition_point(|&k| k <= t).checked_sub(1);
+                    }
+                    Step::First => {
+                        it.seek_to_first();
+                        at = Some(0);
+                    }
+                    Step::Last => {
+                        it.seek_to_last();
+                        at = Some(model.len() - 1);
+                    }
+                    Step::Next if at.is_some() => {
+                        it.next();
+                        at = at.map(|i| i + 1).filter(|&i| i < model.len());
+                    }
+                    Step::Prev if at.is_some() => {
+                        it.prev();
+                        at = at.and_then(|i| i.checked_sub(1));
+                    }
+                    Step::Next | Step::Prev => continue,
+                }
+                prop_assert!(it.status().is_ok());
+                match at {
+                    None => prop_assert!(!it.valid()),
+                    Some(i) => {
+                        prop_assert!(it.valid());
+                        let expected = key(model[i]);
+                        prop_assert_eq!(it.key(), expected.as_slice());
+                        let value = format!("v{}", model[i]);
+                        prop_assert_eq!(it.value(), value.as_bytes());
+                    }
+                }
+            }
         }
     }
 }

@@ -29,10 +29,11 @@ impl TableIterator {
         }
     }
 
-    /// Loads the data block the index cursor points at.
+    /// Loads the data block the index cursor points at. The data cursor's buffers are
+    /// kept from block to block.
     fn load_block(&mut self) -> bool {
-        self.data = None;
         if !self.index.valid() {
+            self.data = None;
             if let Err(e) = self.index.status() {
                 self.error = Some(e);
             }
@@ -44,14 +45,20 @@ impl TableIterator {
             .and_then(|h| Ok((h, self.table.data_block(h, self.fill_cache)?)));
         match loaded {
             Ok((handle, block)) => {
-                self.data = Some(BlockIter::new(
-                    block,
-                    Arc::clone(self.table.path()),
-                    handle.offset,
-                ));
+                match &mut self.data {
+                    Some(d) => d.reset_to(block, handle.offset),
+                    None => {
+                        self.data = Some(BlockIter::new(
+                            block,
+                            Arc::clone(self.table.path()),
+                            handle.offset,
+                        ));
+                    }
+                }
                 true
             }
             Err(e) => {
+                self.data = None;
                 self.error = Some(e);
                 false
             }
@@ -108,7 +115,6 @@ impl TableIterator {
 
     fn reset(&mut self) {
         self.error = None;
-        self.data = None;
     }
 }
 
@@ -158,6 +164,7 @@ impl InternalIterator for TableIterator {
         if !self.index.valid() {
             if let Err(e) = self.index.status() {
                 self.error = Some(e);
+                self.data = None;
                 return;
             }
             self.index.seek_to_last();

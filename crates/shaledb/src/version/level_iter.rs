@@ -39,6 +39,15 @@ impl LevelIterator {
         self
     }
 
+    /// Positions on table `index` for a seek: keeps the table already open when it is
+    /// that one (a reused cursor seeking within the same file), else opens it.
+    fn open_for_seek(&mut self, index: usize) -> bool {
+        if self.index == index && self.current.is_some() {
+            return true;
+        }
+        self.open(index)
+    }
+
     /// Opens table `index`; false (with `error` set on failure) if there is none.
     fn open(&mut self, index: usize) -> bool {
         self.current = None;
@@ -120,7 +129,7 @@ impl InternalIterator for LevelIterator {
 
     fn seek_to_first(&mut self) {
         self.error = None;
-        if self.open(0) {
+        if self.open_for_seek(0) {
             if let Some(c) = &mut self.current {
                 c.seek_to_first();
             }
@@ -130,7 +139,7 @@ impl InternalIterator for LevelIterator {
 
     fn seek_to_last(&mut self) {
         self.error = None;
-        if !self.files.is_empty() && self.open(self.files.len() - 1) {
+        if !self.files.is_empty() && self.open_for_seek(self.files.len() - 1) {
             if let Some(c) = &mut self.current {
                 c.seek_to_last();
             }
@@ -143,7 +152,7 @@ impl InternalIterator for LevelIterator {
         let i = self
             .files
             .partition_point(|f| compare_internal(&f.largest, target) == Ordering::Less);
-        if self.open(i) {
+        if self.open_for_seek(i) {
             if let Some(c) = &mut self.current {
                 c.seek(target);
             }
@@ -161,7 +170,7 @@ impl InternalIterator for LevelIterator {
             self.current = None;
             return;
         }
-        if self.open(i - 1) {
+        if self.open_for_seek(i - 1) {
             if let Some(c) = &mut self.current {
                 c.seek_for_prev(target);
             }
