@@ -87,7 +87,9 @@ pub struct Options {
     pub level0_slowdown_writes_trigger: usize,
     /// Level-0 file count at which writes stop until compaction catches up. Default 36.
     pub level0_stop_writes_trigger: usize,
-    /// Target size of the first non-empty level below level 0. Default 256 MiB.
+    /// Largest target of the base level, the level that level 0 compacts into. Levels
+    /// are sized from the bottom up; the base level is the first whose target is at
+    /// most this (see `compaction/picker.rs`). Default 256 MiB.
     pub level_base_size: u64,
     /// Growth factor between adjacent levels. Default 10.
     pub level_size_multiplier: u64,

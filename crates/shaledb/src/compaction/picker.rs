@@ -1,11 +1,14 @@
 //! The leveled compaction picker.
 //!
 //! Level targets are sized dynamically from the bottom up, as RocksDB's
-//! `level_compaction_dynamic_level_bytes` does: the last level's target is the size of
-//! the largest level (at least `level_base_size`), each level above is a `level_size_multiplier`-th of the one below, and levels
-//! whose target would fall below `level_base_size` stay empty. Level 0 compacts into the
-//! first non-empty-target level (the base level). This keeps about 90% of the data in
-//! the last level, so space amplification stays near 1.1.
+//! `level_compaction_dynamic_level_bytes` does. The largest level sets the scale; each
+//! level above it gets a `level_size_multiplier`-th of the one below. The base level,
+//! the one level 0 compacts into, is the lowest-numbered level whose target is at most
+//! `level_base_size` (and the first non-empty level, if that is higher up); the levels
+//! above it stay empty. No target is set below `level_base_size`, so the base level
+//! buffers up to that much before it pushes data down, and once the tree is large,
+//! about 90% of the data sits in the last level, which keeps space amplification near
+//! 1.1.
 //!
 //! Each level gets a score (level 0: file count over the trigger; deeper levels: bytes
 //! over target); the highest score of at least 1 is compacted. Within a level, the
@@ -30,22 +33,44 @@ pub(crate) struct LevelTargets {
 pub(crate) fn level_targets(version: &Version, opts: &Options) -> LevelTargets {
     let levels = version.num_levels();
     let last = levels - 1;
+    let multiplier = opts.level_size_multiplier;
     let mut targets = vec![0u64; levels];
-    let largest = (1..levels)
+    let Some(first_non_empty) = (1..levels).find(|&l| version.level_bytes(l) > 0) else {
+        // An empty tree: level 0 goes straight to the last level.
+        targets[last] = opts.level_base_size;
+        return LevelTargets {
+            base_level: last,
+            targets,
+        };
+    };
+    let largest = (first_non_empty..levels)
         .map(|l| version.level_bytes(l))
         .max()
         .unwrap_or(0);
-    let mut current = largest.max(opts.level_base_size);
-    targets[last] = current;
-    let mut base_level = last;
-    for level in (1..last).rev() {
-        current /= opts.level_size_multiplier;
-        if current < opts.level_base_size {
-            break;
+    // The target the first non-empty level would have below a full-size last level.
+    let mut base_size = (first_non_empty..last).fold(largest, |size, _| size / multiplier);
+    let base_max = opts.level_base_size;
+    let base_min = base_max / multiplier;
+    let mut base_level = first_non_empty;
+    if base_size <= base_min {
+        // Too little data for that level to be worth a target of its own scale: keep
+        // it as the base (data never moves up) with the smallest base target.
+        base_size = base_min.max(1);
+    } else {
+        while base_level > 1 && base_size > base_max {
+            base_level -= 1;
+            base_size /= multiplier;
         }
-        targets[level] = current;
-        base_level = level;
     }
+    // No level's target goes below level_base_size: a small base level would make
+    // level-0 compactions frequent and the level below score high, so data would be
+    // rewritten often on its way down (RocksDB sets the same floor).
+    let mut size = base_size;
+    for target in &mut targets[base_level..] {
+        *target = size.max(base_max);
+        size = size.saturating_mul(multiplier);
+    }
+    targets[last] = targets[last].max(largest);
     LevelTargets {
         base_level,
         targets,
@@ -207,10 +232,46 @@ mod tests {
         let mut v = Version::empty(4);
         v.levels[3].push(file(1, "a", "z", 50_000));
         let t = level_targets(&v, &opts());
-        assert_eq!(t.targets, vec![0, 0, 5_000, 50_000]);
-        assert_eq!(t.base_level, 2);
+        // The base level is the first whose natural target (500) is at most
+        // level_base_size (1000); no target is below level_base_size.
+        assert_eq!(t.targets, vec![0, 1_000, 5_000, 50_000]);
+        assert_eq!(t.base_level, 1);
         let empty = level_targets(&Version::empty(4), &opts());
         assert_eq!(empty.base_level, 3);
+    }
+
+    #[test]
+    fn base_level_moves_up_only_past_level_base_size() {
+        // Below level_base_size the last level is the base level.
+        let mut v = Version::empty(4);
+        v.levels[3].push(file(1, "a", "z", 900));
+        let t = level_targets(&v, &opts());
+        assert_eq!((t.base_level, t.targets.clone()), (3, vec![0, 0, 0, 1_000]));
+        // Past it, level 2 becomes the base level, its target floored at
+        // level_base_size.
+        let mut v = Version::empty(4);
+        v.levels[3].push(file(1, "a", "z", 3_000));
+        let t = level_targets(&v, &opts());
+        assert_eq!((t.base_level, t.targets), (2, vec![0, 0, 1_000, 3_000]));
+        // Past ten times it, level 1 is the base level.
+        let mut v = Version::empty(4);
+        v.levels[3].push(file(1, "a", "z", 30_000));
+        let t = level_targets(&v, &opts());
+        assert_eq!(
+            (t.base_level, t.targets),
+            (1, vec![0, 1_000, 3_000, 30_000])
+        );
+    }
+
+    #[test]
+    fn a_small_non_empty_level_stays_the_base_level() {
+        // Level 2 holds data though the last level is small: level 2 stays the base
+        // level rather than draining (data never moves up).
+        let mut v = Version::empty(4);
+        v.levels[2].push(file(1, "a", "m", 50));
+        v.levels[3].push(file(2, "a", "z", 800));
+        let t = level_targets(&v, &opts());
+        assert_eq!((t.base_level, t.targets), (2, vec![0, 0, 1_000, 1_000]));
     }
 
     #[test]
