@@ -184,7 +184,10 @@ impl Comparison {
         order.sort_by_key(|r| r.name != BASELINE);
         let engines = order.iter().map(|r| r.name.clone()).collect();
         let mut rows = Vec::new();
-        for w in workloads.iter().filter(|&&w| w != Workload::Compact) {
+        for w in workloads
+            .iter()
+            .filter(|&&w| !matches!(w, Workload::Compact | Workload::WaitForCompaction))
+        {
             let name = w.name();
             rows.push(ThroughputRow {
                 label: name.to_string(),
@@ -313,9 +316,10 @@ fn writer_rate(result: &ResultRecord) -> Option<f64> {
 }
 
 /// The benchmark after which amplification is compared, and its label: overwrite (on
-/// the database fillrandom made) if it ran, else the last fill.
+/// the database fillrandom made) if it ran, else the last fill; or a
+/// `waitforcompaction` right after it, when one follows.
 fn amplification_reference(workloads: &[Workload]) -> Option<(String, &'static str)> {
-    let end = workloads
+    let mut end = workloads
         .iter()
         .position(|&w| w == Workload::Overwrite)
         .or_else(|| {
@@ -326,6 +330,9 @@ fn amplification_reference(workloads: &[Workload]) -> Option<(String, &'static s
                 )
             })
         })?;
+    if workloads.get(end + 1) == Some(&Workload::WaitForCompaction) {
+        end += 1;
+    }
     let start = workloads[..=end]
         .iter()
         .rposition(|w| w.needs_fresh_db())

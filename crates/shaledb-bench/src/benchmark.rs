@@ -76,6 +76,7 @@ fn thread_body(
         Workload::SeekRandom => ops::seek_random(ctx, count, value_size),
         Workload::DeleteRandom => ops::delete_random(ctx, count),
         Workload::Compact => ops::compact(ctx),
+        Workload::WaitForCompaction => ops::wait_for_compaction(ctx),
     }
 }
 
@@ -99,7 +100,7 @@ pub fn run_benchmark(
     env: &mut BenchmarkEnv<'_>,
 ) -> Result<WorkloadResult, BenchError> {
     let config = env.config;
-    let threads = if workload == Workload::Compact {
+    let threads = if matches!(workload, Workload::Compact | Workload::WaitForCompaction) {
         1
     } else {
         config.threads

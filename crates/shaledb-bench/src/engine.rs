@@ -106,6 +106,12 @@ pub trait Engine: Send + Sync {
         Ok(())
     }
 
+    /// Waits until background flushes and compactions are done. Default: nothing to
+    /// wait for (engines without background work, or without a way to ask).
+    fn wait_for_compaction(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
+
     /// The engine's counters. Default: none known.
     fn stats(&self) -> EngineStats {
         EngineStats::default()

@@ -230,8 +230,20 @@ pub fn delete_random(ctx: &ThreadContext<'_>, count: u64) -> Result<ThreadStats,
 
 /// One full compaction (compact).
 pub fn compact(ctx: &ThreadContext<'_>) -> Result<ThreadStats, EngineError> {
+    once(ctx, |engine| engine.compact_all())
+}
+
+/// Waits for the engine's background work to finish, timed as one operation.
+pub fn wait_for_compaction(ctx: &ThreadContext<'_>) -> Result<ThreadStats, EngineError> {
+    once(ctx, |engine| engine.wait_for_compaction())
+}
+
+fn once(
+    ctx: &ThreadContext<'_>,
+    op: impl FnOnce(&dyn Engine) -> Result<(), EngineError>,
+) -> Result<ThreadStats, EngineError> {
     let mut stats = ThreadStats::start();
-    ctx.engine.compact_all()?;
+    op(ctx.engine)?;
     stats.finished(1, 0, ctx.ticker);
     stats.stop(ctx.ticker);
     Ok(stats)

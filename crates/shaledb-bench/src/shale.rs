@@ -153,6 +153,10 @@ impl Engine for ShaleEngine {
         Ok(self.db.compact_range::<&[u8], _>(..)?)
     }
 
+    fn wait_for_compaction(&self) -> Result<(), EngineError> {
+        Ok(self.db.wait_for_compactions()?)
+    }
+
     fn level_report(&self) -> Option<String> {
         self.db.property("shaledb.stats")
     }

@@ -53,10 +53,14 @@ pub enum Workload {
     Fill100K,
     /// A full manual compaction.
     Compact,
+    /// Waits until the engine's background flushes and compactions are done (db_bench's
+    /// `waitforcompaction`), so the amplification reported after it describes a settled
+    /// tree rather than one mid-compaction.
+    WaitForCompaction,
 }
 
 /// Every benchmark, in db_bench's order.
-pub const ALL: [Workload; 13] = [
+pub const ALL: [Workload; 14] = [
     Workload::FillSeq,
     Workload::FillRandom,
     Workload::Overwrite,
@@ -70,6 +74,7 @@ pub const ALL: [Workload; 13] = [
     Workload::ReadWhileWriting,
     Workload::Fill100K,
     Workload::Compact,
+    Workload::WaitForCompaction,
 ];
 
 /// What `--benchmarks` runs when not given: db_bench's workloads in db_bench's order,
@@ -101,6 +106,7 @@ impl Workload {
             Workload::ReadWhileWriting => "readwhilewriting",
             Workload::Fill100K => "fill100K",
             Workload::Compact => "compact",
+            Workload::WaitForCompaction => "waitforcompaction",
         }
     }
 
@@ -124,6 +130,7 @@ impl Workload {
                 | Workload::Fill100K
                 | Workload::ReadWhileWriting
                 | Workload::Compact
+                | Workload::WaitForCompaction
         )
     }
 
@@ -142,7 +149,7 @@ impl Workload {
             | Workload::ReadWhileWriting => reads,
             Workload::FillSync => (num / 1000).max(100),
             Workload::Fill100K => (num / 1000).max(10),
-            Workload::Compact => 1,
+            Workload::Compact | Workload::WaitForCompaction => 1,
         }
     }
 

@@ -261,3 +261,27 @@ fn reopen_after_close_during_compaction_leaves_no_orphans() {
         db.close().unwrap();
     }
 }
+
+/// After `wait_for_compactions`, nothing waits for a flush and no level is over its
+/// target: level 0 is below its trigger, and overwritten data has mostly gone, so the
+/// tree is close to the live data in size.
+#[test]
+fn wait_for_compactions_returns_a_settled_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();
+    for round in 0..4 {
+        load(&db, 4_000, round);
+    }
+    db.wait_for_compactions().unwrap();
+    assert_eq!(num(&db, "shaledb.num-immutable-mem-table"), 0);
+    assert!(num(&db, "shaledb.num-files-at-level0") < 2);
+    let total = num(&db, "shaledb.total-sst-size");
+    let live = num(&db, "shaledb.live-data-size");
+    assert!(
+        (total as f64) < 1.3 * live as f64,
+        "settled tree holds {total} bytes for {live} live"
+    );
+    for i in (0..4_000).step_by(97) {
+        assert_eq!(db.get(key(i)).unwrap(), Some(value(i, 3)));
+    }
+}

@@ -142,6 +142,12 @@ impl Engine for RocksEngine {
         Ok(())
     }
 
+    fn wait_for_compaction(&self) -> Result<(), EngineError> {
+        self.db
+            .wait_for_compact(&rocksdb::WaitForCompactOptions::default())
+            .engine_err()
+    }
+
     fn level_report(&self) -> Option<String> {
         self.db.property_value("rocksdb.stats").ok().flatten()
     }

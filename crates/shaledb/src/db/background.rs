@@ -162,6 +162,35 @@ fn bound_key<K: AsRef<[u8]>>(b: Bound<&K>) -> Option<Vec<u8>> {
 }
 
 impl Db {
+    /// Waits until background work is idle: no frozen memtable waits for its flush, and
+    /// no compaction runs or is due (as RocksDB's `WaitForCompact`). It does not flush
+    /// the active memtable. With `disable_auto_compactions` it waits only for flushes
+    /// and for compactions already running.
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        self.check_open()?;
+        let core = self.core();
+        let mut state = core.state.lock();
+        loop {
+            core.check_bg_error()?;
+            if core.shutting_down.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            let flushing = state.flush_running || !state.imms.is_empty();
+            let compacting = state.compactions_running > 0
+                || state.manual_compaction
+                || (!core.options.disable_auto_compactions
+                    && core.pick_compaction(&state.running).is_some());
+            if !flushing && !compacting {
+                return Ok(());
+            }
+            core.work_cv.notify_all();
+            // A bounded wait: the picker's answer can change without a notification
+            // (a worker finishing just before this thread started waiting).
+            core.done_cv
+                .wait_for(&mut state, std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Compacts every table holding keys in `range` (all of them for `..`) into the last
     /// level, dropping overwritten and deleted data no snapshot can see. Flushes the
     /// memtable first and returns when the work is done.
