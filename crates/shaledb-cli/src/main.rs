@@ -22,6 +22,7 @@ mod open;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    shaledb_bench::allocator::return_freed_memory_promptly();
     let cli = cli::Cli::parse();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -131,6 +131,11 @@ impl DbCore {
     /// Rebuilds the super version from the state and the current version. Callers hold
     /// the state lock (passed in) so memtable changes and version changes serialize.
     pub(crate) fn install_super_version(&self, state: &State) {
+        if let Some(cache) = self.table_cache.block_cache() {
+            // Frozen memtables take their room from the block cache until flushed.
+            let frozen: usize = state.imms.iter().map(|m| m.approximate_bytes()).sum();
+            cache.make_room_for(frozen as u64);
+        }
         let version = self.versions.lock().current();
         let sv = SuperVersion {
             mem: Arc::clone(&state.mem),
