@@ -104,7 +104,8 @@ fn bench_prints_db_bench_lines_and_writes_json() {
 fn every_workload_runs_with_threads_in_a_given_directory() {
     let dir = tempfile::tempdir().expect("temp dir");
     let all = "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,readreverse,\
-               seekrandom,readwhilewriting,deleterandom,compact,fillsync,fill100K";
+               seekrandom,readwhilewriting,deleterandom,compact,waitforcompaction,fillsync,\
+               fill100K";
     let out = shaledb()
         .args([
             "bench",
