@@ -15,6 +15,17 @@ pub(crate) const BLOCK_TRAILER_LEN: usize = 5;
 /// decompressed; the writer stores blocks that compress better than this raw. This
 /// bounds what a damaged or hostile file can make a reader allocate.
 pub(crate) const MAX_COMPRESSION_RATIO: usize = 4096;
+/// The bound for LZ4, which cannot expand more than about 255 times (a match adds at
+/// most 255 bytes per length byte), so a damaged LZ4 block may claim 16 times less.
+pub(crate) const MAX_LZ4_RATIO: usize = 256;
+
+/// The most a stored block of type `compression` may expand.
+fn max_ratio(compression: u8) -> usize {
+    match compression {
+        1 => MAX_LZ4_RATIO,
+        _ => MAX_COMPRESSION_RATIO,
+    }
+}
 
 /// Where a block lives in the file (its size excludes the trailer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -141,8 +152,9 @@ pub(crate) fn compress(raw: &[u8], compression: Compression) -> Option<(u8, Vec<
     // Keep the compressed form only if it saves at least 1/8 and stays within the
     // ratio a reader accepts.
     let saves_enough = stored.len() < raw.len() - raw.len() / 8;
-    let bounded = raw.len() <= stored.len().saturating_mul(MAX_COMPRESSION_RATIO);
-    (saves_enough && bounded).then(|| (compression_byte(compression), stored))
+    let kind = compression_byte(compression);
+    let bounded = raw.len() <= stored.len().saturating_mul(max_ratio(kind));
+    (saves_enough && bounded).then_some((kind, stored))
 }
 
 /// Reverses [`compress`]; `Err` says what is wrong.
@@ -154,7 +166,7 @@ pub(crate) fn decompress(stored: &[u8], compression: u8) -> Result<Vec<u8>, Stri
     let raw_len = get_varint(&mut cursor)
         .and_then(|v| usize::try_from(v).ok())
         .ok_or("bad uncompressed length")?;
-    if raw_len > stored.len().saturating_mul(MAX_COMPRESSION_RATIO) {
+    if raw_len > stored.len().saturating_mul(max_ratio(compression)) {
         return Err(format!(
             "block claims {raw_len} bytes uncompressed from {} stored",
             stored.len()
@@ -172,4 +184,30 @@ pub(crate) fn decompress(stored: &[u8], compression: u8) -> Result<Vec<u8>, Stri
         ));
     }
     Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coding::put_varint;
+
+    #[test]
+    fn lz4_never_needs_more_than_its_bound_and_larger_claims_are_refused() {
+        // The most compressible input there is still fits LZ4's bound.
+        for len in [4 << 10, 1 << 20, 16 << 20] {
+            let raw = vec![0u8; len];
+            let (kind, stored) = compress(&raw, Compression::Lz4).expect("zeros compress");
+            assert!(raw.len() <= stored.len() * MAX_LZ4_RATIO, "{len} bytes");
+            assert_eq!(decompress(&stored, kind).unwrap(), raw);
+        }
+        // A damaged LZ4 block claiming more is refused before anything is allocated.
+        let mut forged = Vec::new();
+        put_varint(&mut forged, (MAX_LZ4_RATIO * 64) as u64);
+        forged.resize(63, 0);
+        let err = decompress(&forged, 1).unwrap_err();
+        assert!(err.contains("claims"), "{err}");
+        // The same claim is within Zstd's (looser) bound, and fails on its content.
+        let err = decompress(&forged, 2).unwrap_err();
+        assert!(!err.contains("claims"), "{err}");
+    }
 }
