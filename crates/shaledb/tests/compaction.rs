@@ -285,3 +285,44 @@ fn wait_for_compactions_returns_a_settled_tree() {
         assert_eq!(db.get(key(i)).unwrap(), Some(value(i, 3)));
     }
 }
+
+/// At the bottom, a value every reader can see is written with sequence number 0 (its
+/// trailer then compresses to nothing); a value an open snapshot still separates from
+/// a newer one keeps its number, and both snapshots read what they read before.
+#[test]
+fn bottom_values_visible_to_all_lose_their_sequence_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();
+    load(&db, 2_000, 0);
+    let old = db.snapshot();
+    db.put(key(7), b"newer").unwrap();
+    db.compact_range::<&[u8], _>(..).unwrap();
+
+    let mut seqs = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sst") {
+            for e in shaledb::tools::dump_table(&path).unwrap().entries {
+                seqs.entry(e.key).or_insert_with(Vec::new).push(e.sequence);
+            }
+        }
+    }
+    assert_eq!(seqs.len(), 2_000, "every key is at the bottom");
+    // Key 7: the newer value (above the snapshot) keeps its number; the one the
+    // snapshot reads is visible to every reader, so it becomes 0.
+    let seven = &seqs[&key(7)];
+    assert_eq!(seven.len(), 2);
+    assert!(seven[0] > 0 && seven[1] == 0, "{seven:?}");
+    assert!(seqs
+        .iter()
+        .filter(|(k, _)| **k != key(7))
+        .all(|(_, s)| s == &vec![0]));
+    assert_eq!(db.get(key(7)).unwrap().as_deref(), Some(&b"newer"[..]));
+    assert_eq!(old.get(key(7)).unwrap(), Some(value(7, 0)));
+    drop(old);
+    // Reopening (which replays nothing older than the tables) reads the same.
+    drop(db);
+    let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();
+    assert_eq!(db.get(key(7)).unwrap().as_deref(), Some(&b"newer"[..]));
+    assert_eq!(db.get(key(8)).unwrap(), Some(value(8, 0)));
+}
