@@ -14,7 +14,7 @@ use super::Compaction;
 use crate::db::DbCore;
 use crate::error::{Error, Result};
 use crate::iter::{BoxedIterator, InternalIterator, MergingIterator};
-use crate::key::{append_internal_key, parse_internal_key, SequenceNumber, ValueKind};
+use crate::key::{parse_internal_key, SequenceNumber, ValueKind};
 use crate::table::TableBuilder;
 use crate::version::{FileMeta, LevelIterator, Version, VersionEdit};
 
@@ -116,10 +116,6 @@ impl DbCore {
         let mut current_key: Option<Vec<u8>> = None;
         let mut last_seq_for_key: SequenceNumber = SequenceNumber::MAX;
         let mut builder: Option<(u64, TableBuilder)> = None;
-        let mut zeroed_key = Vec::new();
-        // The sequence range of what the current output holds, before any zeroing: the
-        // file's metadata keeps it (recovery compares it with the logs' batches).
-        let mut seqs = (SequenceNumber::MAX, 0);
         let mut seen = 0u64;
         while iter.valid() {
             seen += 1;
@@ -155,8 +151,7 @@ impl DbCore {
                     if let Some((_, b)) = &builder {
                         if b.estimated_file_size() >= c.target_file_size {
                             if let Some((number, b)) = builder.take() {
-                                outputs.push(self.finish_output(number, b, seqs)?);
-                                seqs = (SequenceNumber::MAX, 0);
+                                outputs.push(self.finish_output(number, b)?);
                             }
                         }
                     }
@@ -164,31 +159,15 @@ impl DbCore {
                 if builder.is_none() {
                     builder = Some(self.start_output(allocated)?);
                 }
-                // A value every reader sees, with nothing older for its key below the
-                // output, no longer needs its sequence number: it is written as 0 (as
-                // RocksDB does at the bottom), so the trailers of a settled level
-                // compress to almost nothing.
-                let zero = parsed.kind == ValueKind::Put
-                    && parsed.seq != 0
-                    && parsed.seq <= smallest_snapshot
-                    && is_bottom_for_key(&c.version, c.output_level, parsed.user_key);
-                let out_key = if zero {
-                    zeroed_key.clear();
-                    append_internal_key(&mut zeroed_key, parsed.user_key, 0, ValueKind::Put);
-                    zeroed_key.as_slice()
-                } else {
-                    key
-                };
                 if let Some((_, b)) = builder.as_mut() {
-                    b.add(out_key, iter.value())?;
-                    seqs = (seqs.0.min(parsed.seq), seqs.1.max(parsed.seq));
+                    b.add(iter.key(), iter.value())?;
                 }
             }
             iter.next();
         }
         iter.status()?;
         if let Some((number, b)) = builder.take() {
-            outputs.push(self.finish_output(number, b, seqs)?);
+            outputs.push(self.finish_output(number, b)?);
         }
         Ok(())
     }
@@ -214,18 +193,9 @@ impl DbCore {
         ))
     }
 
-    /// Finishes an output whose entries' original sequence numbers span `seqs`.
-    fn finish_output(
-        &self,
-        number: u64,
-        builder: TableBuilder,
-        seqs: (SequenceNumber, SequenceNumber),
-    ) -> Result<FileMeta> {
+    fn finish_output(&self, number: u64, builder: TableBuilder) -> Result<FileMeta> {
         let summary = builder.finish()?;
         self.fs.sync_dir(&self.dir)?;
-        let mut meta = crate::db::flush_meta(number, summary);
-        meta.smallest_seq = meta.smallest_seq.min(seqs.0);
-        meta.largest_seq = meta.largest_seq.max(seqs.1);
-        Ok(meta)
+        Ok(crate::db::flush_meta(number, summary))
     }
 }
