@@ -164,9 +164,7 @@ impl DbCursor {
         if self.on_entry {
             // Leave the entry lent last time, and mark its older versions as decided.
             self.on_entry = false;
-            let skip = self.skip.get_or_insert_with(Vec::new);
-            skip.clear();
-            skip.extend_from_slice(user_key(self.inner.key()));
+            decide(&mut self.skip, user_key(self.inner.key()));
             self.inner.next();
         }
         while !self.done {
@@ -191,11 +189,8 @@ impl DbCursor {
                 self.on_entry = true;
                 return Some(Ok(()));
             }
-            // A tombstone decides its key: skip the older versions below it. The
-            // buffer of the previous key is reused rather than one allocated per entry.
-            let skip = self.skip.get_or_insert_with(Vec::new);
-            skip.clear();
-            skip.extend_from_slice(parsed.user_key);
+            // A tombstone decides its key: skip the older versions below it.
+            decide(&mut self.skip, parsed.user_key);
             self.inner.next();
         }
         None
@@ -256,6 +251,14 @@ impl DbCursor {
         }
         None
     }
+}
+
+/// Records `user_key` as decided, so a forward cursor skips its older versions. The
+/// buffer of the previous key is reused rather than one allocated per entry.
+fn decide(skip: &mut Option<Vec<u8>>, user_key: &[u8]) {
+    let skip = skip.get_or_insert_with(Vec::new);
+    skip.clear();
+    skip.extend_from_slice(user_key);
 }
 
 /// An iterator over a key range at a fixed point in time, ascending with `next` and

@@ -240,13 +240,13 @@ impl SkipList {
     /// The key and value of the first entry whose key is >= `target`, if any.
     pub(super) fn first_at_or_after(&self, target: &[u8]) -> Option<(&[u8], &[u8])> {
         // SAFETY: a node of this list, borrowed no longer than the list.
-        self.seek(target, false)
+        self.seek(target)
             .map(|n| unsafe { (node_key(n), node_value(n)) })
     }
 
-    /// The first node whose key is >= `target` (or > `target` when `strict`), if any.
-    fn seek(&self, target: &[u8], strict: bool) -> Option<NonNull<Node>> {
-        self.search(target, strict).1
+    /// The first node whose key is >= `target`, if any.
+    fn seek(&self, target: &[u8]) -> Option<NonNull<Node>> {
+        self.search(target, false).1
     }
 
     /// The last node whose key is < `target` (or <= `target` when `inclusive`); `None`
@@ -338,7 +338,7 @@ impl Cursor {
 
     /// To the first entry >= `target`.
     pub(super) fn seek(&mut self, target: &[u8]) {
-        self.node = self.list.seek(target, false);
+        self.node = self.list.seek(target);
     }
 
     /// To the last entry <= `target`.

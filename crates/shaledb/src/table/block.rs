@@ -185,16 +185,11 @@ impl BlockIter {
 
     /// The key stored whole at restart point `index`, or `None` on damage.
     fn restart_key(&self, index: usize) -> Option<&[u8]> {
-        let start = self.block.restart(index);
-        let end = self.block.restarts_at;
-        let mut cursor = self.block.data.get(start..end)?;
-        let shared = get_varint_usize(&mut cursor)?;
-        let unshared = get_varint_usize(&mut cursor)?;
-        let _value_len = get_varint_usize(&mut cursor)?;
-        if shared != 0 {
-            return None;
-        }
-        cursor.get(..unshared)
+        let entries = &self.block.data[..self.block.restarts_at];
+        // An entry at a restart point shares nothing with a previous key.
+        let (key_start, value_start, _, _) =
+            decode_entry(entries, self.block.restart(index), 0).ok()?;
+        Some(&entries[key_start..value_start])
     }
 }
 
