@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shaledb::fs::{FaultInjectionFs, FaultKind};
-use shaledb::{Db, Error, Options, WriteBatch, WriteOptions};
+use shaledb::{Db, Error, Options, WalRecoveryMode, WriteBatch, WriteOptions};
 
 fn options(fs: &FaultInjectionFs) -> Options {
     Options {
@@ -191,6 +191,69 @@ fn failed_sync_is_reported_and_never_treated_as_durable() {
     let db = Db::open(dir.path(), options(&fs)).unwrap();
     let survived = check_prefix(&db, 22, 20);
     assert!(survived <= 21, "a batch whose write failed came back");
+}
+
+/// The log's size on disk and the number of the newest log.
+fn newest_log_size(dir: &std::path::Path) -> u64 {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    std::fs::metadata(logs.last().expect("a log"))
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn a_preallocated_log_reopens_in_strict_mode_after_power_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultInjectionFs::new();
+    let strict = Options {
+        wal_recovery_mode: WalRecoveryMode::Strict,
+        memtable_size: 4 << 20,
+        ..options(&fs)
+    };
+    let db = Db::open(dir.path(), strict.clone()).unwrap();
+    let synced = WriteOptions {
+        sync: true,
+        ..Default::default()
+    };
+    for i in 0..300 {
+        db.write_opt(batch(i), &synced).unwrap();
+    }
+    // Synced small writes keep zeros ahead of the records: the log is longer than them.
+    assert!(newest_log_size(dir.path()) >= 1 << 20);
+    fs.crash();
+    drop(db);
+    fs.power_loss(Some(seed())).unwrap();
+    // The zeros after the last record are the log's end, not damage, even in strict mode.
+    let db = Db::open(dir.path(), strict).unwrap();
+    assert_eq!(check_prefix(&db, 300, 300), 300);
+}
+
+#[test]
+fn a_failed_preallocation_falls_back_to_appending() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultInjectionFs::new();
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    let synced = WriteOptions {
+        sync: true,
+        ..Default::default()
+    };
+    // The first synced write appends a header and a payload, then preallocates: that
+    // third write fails with a full disk. The write itself still succeeds.
+    fs.fail(FaultKind::DiskFull, 2, 1);
+    for i in 0..50 {
+        db.write_opt(batch(i), &synced).unwrap();
+    }
+    assert!(newest_log_size(dir.path()) < 1 << 20, "no zeros were added");
+    fs.crash();
+    drop(db);
+    fs.power_loss(None).unwrap();
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    assert_eq!(check_prefix(&db, 50, 50), 50);
 }
 
 #[test]

@@ -145,7 +145,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     let file = fs.create(&path)?;
     fs.sync_dir(dir)?;
     *core.wal.lock() = Some(Wal {
-        writer: LogWriter::new(file),
+        writer: LogWriter::preallocating(file),
     });
     {
         let mut versions = core.versions.lock();

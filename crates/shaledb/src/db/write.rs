@@ -271,7 +271,7 @@ impl DbCore {
                 }
             }
             *wal = Some(Wal {
-                writer: LogWriter::new(file),
+                writer: LogWriter::preallocating(file),
             });
         }
         let old = std::mem::replace(&mut state.mem, Arc::new(Memtable::new(number)));

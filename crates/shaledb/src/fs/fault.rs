@@ -2,7 +2,8 @@
 //! operations fail, wrapping the real file system.
 //!
 //! Power loss: data appended since a file's last sync is lost (all of it, or a random
-//! prefix of it, to model a torn write), files created since the last sync of their
+//! prefix of it, to model a torn write); where that data overwrote preallocated zeros
+//! that a sync had made durable, the zeros come back. Files created since the last sync of their
 //! directory disappear, and a name that a rename replaced since then gets its old
 //! content back (the rename's source name does not reappear). Removals are applied at
 //! once (a removed file never comes back). Call [`FaultInjectionFs::crash`] while the
@@ -42,6 +43,10 @@ struct FileState {
     len: u64,
     /// Bytes known durable.
     synced_len: u64,
+    /// The end of the zeros preallocated past the appended bytes.
+    zeroed_to: u64,
+    /// The end of the preallocated zeros a sync has made durable.
+    synced_zeroed_to: u64,
 }
 
 #[derive(Debug, Default)]
@@ -112,12 +117,12 @@ impl FaultInjectionFs {
                 },
             }
         }
-        let files: Vec<(PathBuf, u64, u64)> = shared
+        let files: Vec<(PathBuf, u64, u64, u64)> = shared
             .files
             .iter()
-            .map(|(p, s)| (p.clone(), s.synced_len, s.len))
+            .map(|(p, s)| (p.clone(), s.synced_len, s.len, s.synced_zeroed_to))
             .collect();
-        for (path, synced, len) in files {
+        for (path, synced, len, zeroed_to) in files {
             let keep = if torn_seed.is_some() && len > synced {
                 shared.rng ^= shared.rng << 13;
                 shared.rng ^= shared.rng >> 7;
@@ -127,7 +132,13 @@ impl FaultInjectionFs {
                 synced
             };
             match std::fs::OpenOptions::new().write(true).open(&path) {
-                Ok(f) => f.set_len(keep)?,
+                Ok(f) => {
+                    f.set_len(keep)?;
+                    if zeroed_to > keep {
+                        // Extending with set_len fills with zeros.
+                        f.set_len(zeroed_to)?;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
@@ -191,6 +202,16 @@ impl WritableFile for FaultWritable {
         let mut shared = self.fs.lock();
         let state = shared.files.entry(self.path.clone()).or_default();
         state.synced_len = state.len;
+        state.synced_zeroed_to = state.zeroed_to;
+        Ok(())
+    }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.fs.check_write()?;
+        self.inner.preallocate(len)?;
+        let mut shared = self.fs.lock();
+        let state = shared.files.entry(self.path.clone()).or_default();
+        state.zeroed_to = state.zeroed_to.max(state.len + len);
         Ok(())
     }
 }

@@ -28,6 +28,17 @@ pub trait WritableFile: Send + Sync {
     fn flush(&mut self) -> io::Result<()>;
     /// Flushes, then makes the file's data durable (fdatasync).
     fn sync(&mut self) -> io::Result<()>;
+    /// Makes the file at least `len` bytes past what has been appended, the new bytes
+    /// zero, without moving the append position: later appends overwrite the zeros in
+    /// place. The zeros are written, not left as a hole, so once a sync has made them
+    /// durable, a later sync of data written over them need not change the file's size
+    /// or allocate blocks, and costs one data write rather than a journal commit too.
+    ///
+    /// The default does nothing; a file system that cannot preallocate just appends.
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        let _ = len;
+        Ok(())
+    }
 }
 
 /// A file opened for positional reads from many threads.

@@ -15,11 +15,18 @@ pub struct RealFileSystem;
 
 struct RealWritable {
     file: BufWriter<File>,
+    /// Bytes appended (the append position).
+    appended: u64,
+    /// The file's size on disk as far as this handle has extended it: at least
+    /// `appended` once the buffer is flushed, more after [`WritableFile::preallocate`].
+    allocated: u64,
 }
 
 impl WritableFile for RealWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.file.write_all(data)
+        self.file.write_all(data)?;
+        self.appended += data.len() as u64;
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -29,6 +36,22 @@ impl WritableFile for RealWritable {
     fn sync(&mut self) -> io::Result<()> {
         self.file.flush()?;
         self.file.get_ref().sync_data()
+    }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        // The buffered bytes go first, so the zeros land after them.
+        self.file.flush()?;
+        let target = self.appended + len;
+        let mut at = self.allocated.max(self.appended);
+        while at < target {
+            let n = (target - at).min(ZEROS.len() as u64) as usize;
+            // Positional writes leave the append position where it is.
+            self.file.get_ref().write_all_at(&ZEROS[..n], at)?;
+            at += n as u64;
+            self.allocated = at;
+        }
+        Ok(())
     }
 }
 
@@ -78,6 +101,8 @@ impl FileSystem for RealFileSystem {
             .open(path)?;
         Ok(Box::new(RealWritable {
             file: BufWriter::with_capacity(64 << 10, file),
+            appended: 0,
+            allocated: 0,
         }))
     }
 

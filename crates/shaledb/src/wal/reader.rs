@@ -84,9 +84,14 @@ impl<'a> LogReader<'a> {
             let len = usize::from(u16::from_le_bytes([header[4], header[5]]));
             let kind_byte = header[6];
             if crc == 0 && len == 0 && kind_byte == 0 {
-                // Zeroes where a header should be: a zero-filled tail is a torn write,
-                // anything after the zeroes is corruption.
+                // Zeroes where a header should be. A writer never writes a zero header,
+                // so if only zeroes follow, the log ends here: preallocated space
+                // between records is its clean end, inside a record a torn write.
+                // Anything after the zeroes is corruption.
                 let damage = if self.buf[self.pos..].iter().all(|&b| b == 0) {
+                    if record_start.is_none() {
+                        return ReadOutcome::Eof;
+                    }
                     Damage::Truncated
                 } else {
                     Damage::Corrupt

@@ -106,3 +106,106 @@ fn truncation_is_told_apart_from_corruption() {
     flipped[second + 9] ^= 1;
     assert_eq!(last_damage(&flipped), Some(Damage::Corrupt));
 }
+
+#[test]
+fn zero_tail_is_the_end_of_the_log_between_records_and_a_torn_write_inside_one() {
+    let records = sample_records();
+    let buf = write_log(&records);
+    let mut padded = buf.clone();
+    padded.resize(buf.len() + 3 * BLOCK_SIZE + 11, 0);
+    let (read, damage) = read_all(&padded);
+    assert_eq!(
+        damage, None,
+        "zeros after the last record are its clean end"
+    );
+    assert_eq!(read, records);
+
+    // The multi-block record (index 3) cut after its FIRST fragment, zeros after it.
+    let ends: Vec<usize> = (1..=records.len())
+        .map(|n| write_log(&records[..n]).len())
+        .collect();
+    let first_fragment_end = ends[2].div_ceil(BLOCK_SIZE) * BLOCK_SIZE + BLOCK_SIZE;
+    let mut torn = buf[..first_fragment_end].to_vec();
+    torn.resize(buf.len() + BLOCK_SIZE, 0);
+    let mut reader = LogReader::new(&torn);
+    for r in &records[..3] {
+        assert_eq!(
+            reader.read_record(),
+            ReadOutcome::Record {
+                offset: reader_offset(&records, r),
+                data: r.clone()
+            }
+        );
+    }
+    assert!(matches!(
+        reader.read_record(),
+        ReadOutcome::Damaged {
+            damage: Damage::Truncated,
+            ..
+        }
+    ));
+
+    // Zeros followed by data are corruption, not an end.
+    let mut gap = padded.clone();
+    *gap.last_mut().unwrap() = 1;
+    assert_eq!(last_damage(&gap), Some(Damage::Corrupt));
+}
+
+/// The offset of `record` (which must be in `records`) in the log of `records`.
+fn reader_offset(records: &[Vec<u8>], record: &Vec<u8>) -> u64 {
+    let index = records.iter().position(|r| r == record).unwrap();
+    if index == 0 {
+        0
+    } else {
+        write_log(&records[..index]).len() as u64
+    }
+}
+
+#[test]
+fn synced_small_records_preallocate_and_read_back_to_a_clean_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prealloc.log");
+    let mut writer = LogWriter::preallocating(RealFileSystem.create(&path).unwrap());
+    let records: Vec<Vec<u8>> = (0..3000u32)
+        .map(|i| {
+            format!("record {i} ")
+                .repeat((i % 7) as usize + 1)
+                .into_bytes()
+        })
+        .collect();
+    for r in &records {
+        writer.add_record(r).unwrap();
+        writer.sync().unwrap();
+        let on_disk = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            on_disk >= writer.len() + 60 * 1024,
+            "a synced log keeps zeros ahead: {on_disk} on disk, {} written",
+            writer.len()
+        );
+    }
+    let buf = std::fs::read(&path).unwrap();
+    assert!(buf.len() as u64 > writer.len());
+    assert!(buf[writer.len() as usize..].iter().all(|&b| b == 0));
+    let (read, damage) = read_all(&buf);
+    assert_eq!(damage, None);
+    assert_eq!(read, records);
+}
+
+#[test]
+fn a_log_synced_rarely_or_never_does_not_preallocate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plain.log");
+    let mut writer = LogWriter::preallocating(RealFileSystem.create(&path).unwrap());
+    for _ in 0..10 {
+        // 100 KB between syncs: more than a preallocating sync allows.
+        writer.add_record(&vec![5u8; 100_000]).unwrap();
+        writer.sync().unwrap();
+    }
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), writer.len());
+
+    let manifest = dir.path().join("manifest");
+    let mut writer = LogWriter::new(RealFileSystem.create(&manifest).unwrap());
+    writer.add_record(b"edit").unwrap();
+    writer.sync().unwrap();
+    assert_eq!(std::fs::metadata(&manifest).unwrap().len(), writer.len());
+}

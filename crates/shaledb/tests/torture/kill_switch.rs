@@ -76,6 +76,11 @@ impl WritableFile for KillSwitchFile {
         self.fs.tick("sync", &self.path);
         self.inner.sync()
     }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.fs.tick("preallocate", &self.path);
+        self.inner.preallocate(len)
+    }
 }
 
 /// `FileSystem` wants an owned value; this shares one countdown between the
