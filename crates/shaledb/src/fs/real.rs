@@ -39,7 +39,7 @@ impl WritableFile for RealWritable {
     }
 
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
-        const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
         // The buffered bytes go first, so the zeros land after them.
         self.file.flush()?;
         let target = self.appended + len;
