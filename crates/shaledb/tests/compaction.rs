@@ -123,6 +123,62 @@ fn snapshots_taken_before_a_compaction_read_the_old_values() {
 }
 
 #[test]
+fn a_flush_writes_an_overwritten_key_once_unless_a_snapshot_reads_an_older_version() {
+    let dir = tempfile::tempdir().unwrap();
+    // One memtable holds everything: only the explicit flushes write tables.
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let keys = 100;
+    for round in 0..20 {
+        load(&db, keys, round);
+        if round == 5 {
+            let snap = db.snapshot();
+            for round in 6..20 {
+                load(&db, keys, round);
+            }
+            db.flush().unwrap();
+            // Rounds 0-4 are behind round 5, which the snapshot reads; rounds 5-19
+            // stay, since each of 6-19 is newer than the snapshot.
+            assert_eq!(num(&db, "shaledb.estimate-num-keys"), keys * 15);
+            for i in 0..keys {
+                assert_eq!(snap.get(key(i)).unwrap(), Some(value(i, 5)));
+                assert_eq!(db.get(key(i)).unwrap(), Some(value(i, 19)));
+            }
+            break;
+        }
+    }
+    // With no snapshot, ten more rounds flush as one version per key.
+    for round in 20..30 {
+        load(&db, keys, round);
+    }
+    db.delete(key(0)).unwrap();
+    db.flush().unwrap();
+    assert_eq!(num(&db, "shaledb.num-files-at-level0"), 2);
+    assert_eq!(
+        num(&db, "shaledb.estimate-num-keys"),
+        keys * 15 + keys - 2,
+        "the tombstone stays (older versions lie below it) and cancels key 0"
+    );
+    assert_eq!(db.get(key(0)).unwrap(), None);
+    for i in 1..keys {
+        assert_eq!(db.get(key(i)).unwrap(), Some(value(i, 29)));
+    }
+    drop(db);
+    // The same rule applies when open replays a log into a table.
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    for round in 30..35 {
+        load(&db, keys, round);
+    }
+    drop(db);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(num(&db, "shaledb.num-files-at-level0"), 3);
+    assert_eq!(
+        num(&db, "shaledb.estimate-num-keys"),
+        keys * 15 + keys - 2 + keys
+    );
+    assert_eq!(db.get(key(7)).unwrap(), Some(value(7, 34)));
+}
+
+#[test]
 fn compacting_a_range_leaves_the_rest_readable() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();

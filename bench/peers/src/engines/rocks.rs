@@ -149,7 +149,16 @@ impl Engine for RocksEngine {
     }
 
     fn level_report(&self) -> Option<String> {
-        self.db.property_value("rocksdb.stats").ok().flatten()
+        let stats = self.db.property_value("rocksdb.stats").ok().flatten()?;
+        // What the tables hold (data, index and filter bytes, entries), to compare
+        // table size per entry with ShaleDB's `shaledb dump` properties.
+        let tables = self
+            .db
+            .property_value("rocksdb.aggregated-table-properties")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        Some(format!("{stats}\naggregated table properties: {tables}\n"))
     }
 
     fn stats(&self) -> EngineStats {

@@ -10,11 +10,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::shadow::ShadowFilter;
 use super::Compaction;
 use crate::db::DbCore;
 use crate::error::{Error, Result};
 use crate::iter::{BoxedIterator, InternalIterator, MergingIterator};
-use crate::key::{parse_internal_key, SequenceNumber, ValueKind};
+use crate::key::{parse_internal_key, ValueKind};
 use crate::table::TableBuilder;
 use crate::version::{FileMeta, LevelIterator, Version, VersionEdit};
 
@@ -113,8 +114,7 @@ impl DbCore {
         let mut iter = MergingIterator::new(children);
         iter.seek_to_first();
         let smallest_snapshot = self.smallest_snapshot();
-        let mut current_key: Option<Vec<u8>> = None;
-        let mut last_seq_for_key: SequenceNumber = SequenceNumber::MAX;
+        let mut versions = ShadowFilter::new(smallest_snapshot);
         let mut builder: Option<(u64, TableBuilder)> = None;
         let mut seen = 0u64;
         while iter.valid() {
@@ -132,19 +132,12 @@ impl DbCore {
                     "undecodable internal key in a compaction input",
                 )
             })?;
-            let new_user_key = current_key.as_deref() != Some(parsed.user_key);
-            if new_user_key {
-                current_key = Some(parsed.user_key.to_vec());
-                last_seq_for_key = SequenceNumber::MAX;
-            }
-            let drop = if last_seq_for_key <= smallest_snapshot {
-                true
-            } else {
-                parsed.kind == ValueKind::Delete
+            let version = versions.observe(parsed.user_key, parsed.seq);
+            let new_user_key = version.new_user_key;
+            let drop = version.shadowed
+                || (parsed.kind == ValueKind::Delete
                     && parsed.seq <= smallest_snapshot
-                    && is_bottom_for_key(&c.version, c.output_level, parsed.user_key)
-            };
-            last_seq_for_key = parsed.seq;
+                    && is_bottom_for_key(&c.version, c.output_level, parsed.user_key));
             if !drop {
                 // Cut only between user keys, so tables in a level never share a key.
                 if new_user_key {

@@ -8,6 +8,7 @@
 
 pub(crate) mod job;
 pub(crate) mod picker;
+pub(crate) mod shadow;
 pub(crate) mod tiered;
 
 use std::sync::Arc;

@@ -8,21 +8,33 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{filename, Db, DbCore};
+use crate::compaction::shadow::ShadowFilter;
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
+use crate::key::{parse_internal_key, SequenceNumber};
 use crate::memtable::Memtable;
 use crate::table::TableBuilder;
 use crate::version::{FileMeta, VersionEdit};
 
 impl DbCore {
-    /// Writes every entry of `iter` to a new table numbered `number`. Returns `None`
-    /// when the iterator is empty (no file is left behind).
+    /// Writes the entries of `iter` to a new table numbered `number`, leaving out the
+    /// versions shadowed for every reader at or after `oldest_reader` (see
+    /// [`ShadowFilter`]). Returns `None` when nothing is left to write (no file is left
+    /// behind).
     pub(crate) fn write_table(
         &self,
         number: u64,
         iter: &mut dyn InternalIterator,
+        oldest_reader: SequenceNumber,
     ) -> Result<Option<FileMeta>> {
-        let (meta, status) = write_table(&*self.fs, &self.dir, &self.options, number, iter)?;
+        let (meta, status) = write_table(
+            &*self.fs,
+            &self.dir,
+            &self.options,
+            number,
+            iter,
+            Some(oldest_reader),
+        )?;
         match status {
             Ok(()) => Ok(meta),
             Err(e) => {
@@ -67,7 +79,10 @@ impl DbCore {
     fn flush_memtable(&self, imm: &Arc<Memtable>, number: u64, next_log: u64) -> Result<()> {
         let start = std::time::Instant::now();
         let mut iter = imm.iter();
-        let meta = self.write_table(number, &mut iter)?;
+        // As RocksDB's flush does, keep only what a reader can still see: a key
+        // overwritten within one memtable is written once unless a snapshot needs the
+        // older version. A snapshot taken from now on reads at or above every entry here.
+        let meta = self.write_table(number, &mut iter, self.smallest_snapshot())?;
         let mut edit = VersionEdit {
             log_number: Some(next_log),
             ..VersionEdit::default()
@@ -86,15 +101,18 @@ impl DbCore {
     }
 }
 
-/// Writes the entries of `iter` to table `number` in `dir` until it ends or fails.
-/// Returns the table (`None` if there was nothing to write, and then no file is left)
-/// and how the iterator ended, so a salvage can keep what was read before damage.
+/// Writes the entries of `iter` to table `number` in `dir` until it ends or fails,
+/// leaving out, with `oldest_reader`, the versions no reader at or after that sequence
+/// number can see. Returns the table (`None` if there was nothing to write, and then
+/// no file is left) and how the iterator ended, so a salvage can keep what was read
+/// before damage.
 pub(crate) fn write_table(
     fs: &dyn crate::fs::FileSystem,
     dir: &std::path::Path,
     options: &crate::options::Options,
     number: u64,
     iter: &mut dyn InternalIterator,
+    oldest_reader: Option<SequenceNumber>,
 ) -> Result<(Option<FileMeta>, Result<()>)> {
     let path = filename::table_path(dir, number);
     let built = (|| -> Result<(Option<FileMeta>, Result<()>)> {
@@ -104,9 +122,21 @@ pub(crate) fn write_table(
             options.compression,
             options.bloom_bits_per_key,
         );
+        let mut versions = oldest_reader.map(ShadowFilter::new);
         iter.seek_to_first();
         while iter.valid() {
-            builder.add(iter.key(), iter.value())?;
+            let shadowed = match versions.as_mut() {
+                None => false,
+                Some(versions) => {
+                    let parsed = parse_internal_key(iter.key()).ok_or_else(|| {
+                        Error::corruption(&path, 0, "undecodable internal key in a memtable")
+                    })?;
+                    versions.observe(parsed.user_key, parsed.seq).shadowed
+                }
+            };
+            if !shadowed {
+                builder.add(iter.key(), iter.value())?;
+            }
             iter.next();
         }
         let status = iter.status();

@@ -278,7 +278,8 @@ impl DbCore {
         }
         let number = self.versions.lock().new_file_number();
         let mut iter = mem.iter();
-        let meta = self.write_table(number, &mut iter)?;
+        // No snapshot exists during open: every reader will read at `max_seq` or later.
+        let meta = self.write_table(number, &mut iter, max_seq)?;
         let mut versions = self.versions.lock();
         versions.set_last_sequence(max_seq);
         versions.log_and_apply(VersionEdit {

@@ -179,8 +179,14 @@ impl Repairer<'_> {
             Err(damage) => {
                 let new_number = self.take_number();
                 let mut iter = table.iter();
-                let (meta, _) =
-                    flush::write_table(self.fs, self.dir, self.options, new_number, &mut iter)?;
+                let (meta, _) = flush::write_table(
+                    self.fs,
+                    self.dir,
+                    self.options,
+                    new_number,
+                    &mut iter,
+                    None,
+                )?;
                 self.report.tables_salvaged += 1;
                 self.move_to_lost(&path, &damage.to_string())?;
                 Ok(meta)
@@ -230,7 +236,7 @@ impl Repairer<'_> {
         let number = self.take_number();
         let mut iter = mem.iter();
         let (meta, status) =
-            flush::write_table(self.fs, self.dir, self.options, number, &mut iter)?;
+            flush::write_table(self.fs, self.dir, self.options, number, &mut iter, None)?;
         status?;
         Ok(meta)
     }
