@@ -68,6 +68,12 @@ pub struct Options {
     pub paranoid_checks: bool,
     /// What to do with a damaged log at open. Default point-in-time.
     pub wal_recovery_mode: WalRecoveryMode,
+    /// Write the write-ahead log through a memory map where the file system allows it
+    /// safely (ext4, XFS and tmpfs on Linux; see [`FileSystem::create_log`]), so a write
+    /// reaches the page cache with a copy rather than a system call. Durability is the
+    /// same either way: an acknowledged write survives a process crash, and a synced
+    /// one a power loss. Default true; false always uses `write(2)`.
+    pub wal_mmap: bool,
     /// How many table files are kept open at once. Default 1000.
     pub max_open_files: usize,
     /// Background threads for flushes and compactions. Default 2.
@@ -119,6 +125,7 @@ impl Default for Options {
             error_if_exists: false,
             paranoid_checks: false,
             wal_recovery_mode: WalRecoveryMode::PointInTime,
+            wal_mmap: true,
             max_open_files: 1000,
             max_background_jobs: 2,
             max_immutable_memtables: 1,
@@ -150,6 +157,7 @@ impl std::fmt::Debug for Options {
             .field("error_if_exists", &self.error_if_exists)
             .field("paranoid_checks", &self.paranoid_checks)
             .field("wal_recovery_mode", &self.wal_recovery_mode)
+            .field("wal_mmap", &self.wal_mmap)
             .field("max_open_files", &self.max_open_files)
             .field("max_background_jobs", &self.max_background_jobs)
             .field("max_immutable_memtables", &self.max_immutable_memtables)

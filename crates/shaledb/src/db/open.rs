@@ -142,7 +142,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
 
     // Start the new log, then record that every older log is obsolete.
     let path = filename::log_path(dir, new_log);
-    let file = fs.create(&path)?;
+    let file = core.create_log_file(&path)?;
     fs.sync_dir(dir)?;
     *core.wal.lock() = Some(Wal {
         writer: LogWriter::preallocating(file),

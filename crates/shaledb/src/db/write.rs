@@ -242,12 +242,24 @@ impl DbCore {
         }
     }
 
+    /// Creates the write-ahead log file at `path`, memory-mapped if the options allow.
+    pub(crate) fn create_log_file(
+        &self,
+        path: &std::path::Path,
+    ) -> std::io::Result<Box<dyn crate::fs::WritableFile>> {
+        if self.options.wal_mmap {
+            self.fs.create_log(path)
+        } else {
+            self.fs.create(path)
+        }
+    }
+
     /// Freezes the active memtable and starts a new log and memtable. Called by the
     /// leader with the state lock held.
     fn switch_memtable(&self, state: &mut super::State) -> Result<()> {
         let number = self.versions.lock().new_file_number();
         let path = filename::log_path(&self.dir, number);
-        let opened = self.fs.create(&path).and_then(|file| {
+        let opened = self.create_log_file(&path).and_then(|file| {
             self.fs.sync_dir(&self.dir)?;
             Ok(file)
         });

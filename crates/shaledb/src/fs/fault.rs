@@ -172,6 +172,32 @@ impl FaultInjectionFs {
         self.check(FaultKind::Write)?;
         self.check(FaultKind::DiskFull)
     }
+
+    /// Creates a file through `create` on the real file system and tracks it.
+    fn create_with(
+        &self,
+        path: &Path,
+        create: impl FnOnce(&Path) -> io::Result<Box<dyn WritableFile>>,
+    ) -> io::Result<Box<dyn WritableFile>> {
+        self.check(FaultKind::Create)?;
+        let existed = path.exists();
+        let inner = create(path)?;
+        let mut shared = self.lock();
+        shared
+            .files
+            .insert(path.to_path_buf(), FileState::default());
+        if !existed {
+            shared
+                .unsynced_names
+                .entry(path.to_path_buf())
+                .or_insert(None);
+        }
+        Ok(Box::new(FaultWritable {
+            inner,
+            path: path.to_path_buf(),
+            fs: self.clone(),
+        }))
+    }
 }
 
 struct FaultWritable {
@@ -218,24 +244,11 @@ impl WritableFile for FaultWritable {
 
 impl FileSystem for FaultInjectionFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        self.check(FaultKind::Create)?;
-        let existed = path.exists();
-        let inner = RealFileSystem.create(path)?;
-        let mut shared = self.lock();
-        shared
-            .files
-            .insert(path.to_path_buf(), FileState::default());
-        if !existed {
-            shared
-                .unsynced_names
-                .entry(path.to_path_buf())
-                .or_insert(None);
-        }
-        Ok(Box::new(FaultWritable {
-            inner,
-            path: path.to_path_buf(),
-            fs: self.clone(),
-        }))
+        self.create_with(path, |p| RealFileSystem.create(p))
+    }
+
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.create_with(path, |p| RealFileSystem.create_log(p))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {

@@ -9,6 +9,7 @@
 //! threads; a [`WritableFile`] is owned by one writer at a time.
 
 mod fault;
+mod mmap_log;
 mod real;
 
 use std::fmt::Debug;
@@ -56,6 +57,14 @@ pub trait FileLock: Send + Sync {}
 pub trait FileSystem: Debug + Send + Sync + 'static {
     /// Creates (or truncates) a file for appending.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Creates (or truncates) a write-ahead log: a file appended to in small pieces,
+    /// each of which must reach the operating system (survive a process crash) at
+    /// [`WritableFile::flush`]. The file may be longer than what was appended, with
+    /// zeros after it. The real file system writes it through a memory map where that
+    /// is safe, so a flush needs no system call. The default is [`FileSystem::create`].
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.create(path)
+    }
     /// Opens an existing file for reading.
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
     /// Atomically renames `from` to `to`, replacing `to`.

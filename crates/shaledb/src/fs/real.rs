@@ -22,6 +22,16 @@ struct RealWritable {
     allocated: u64,
 }
 
+impl Drop for RealWritable {
+    fn drop(&mut self) {
+        // A preallocated file that is closed cleanly ends at its last byte. Best
+        // effort: the zeros would read as the end of a log anyway.
+        if self.allocated > self.appended && self.file.flush().is_ok() {
+            let _ = self.file.get_ref().set_len(self.appended);
+        }
+    }
+}
+
 impl WritableFile for RealWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         self.file.write_all(data)?;
@@ -104,6 +114,24 @@ impl FileSystem for RealFileSystem {
             appended: 0,
             allocated: 0,
         }))
+    }
+
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        // Read access too: a writable shared map needs it.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        match super::mmap_log::create(file.try_clone()?)? {
+            Some(log) => Ok(Box::new(log)),
+            None => Ok(Box::new(RealWritable {
+                file: BufWriter::with_capacity(64 << 10, file),
+                appended: 0,
+                allocated: 0,
+            })),
+        }
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {

@@ -98,6 +98,15 @@ impl FileSystem for KillSwitch {
         }))
     }
 
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.0.tick("create", path);
+        Ok(Box::new(KillSwitchFile {
+            inner: RealFileSystem.create_log(path)?,
+            fs: self.0.clone(),
+            path: path.to_path_buf(),
+        }))
+    }
+
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         RealFileSystem.open(path)
     }
