@@ -258,12 +258,21 @@ fn decode_entry(
     previous_key_len: usize,
 ) -> std::result::Result<(usize, usize, usize, usize), &'static str> {
     let end = entries.len();
-    let mut cursor = &entries[offset..];
-    let mut field = || get_varint_usize(&mut cursor);
-    let (Some(shared), Some(unshared), Some(value_len)) = (field(), field(), field()) else {
-        return Err("bad entry header");
+    let (shared, unshared, value_len, key_start) = match entries.get(offset..offset + 3) {
+        // The common case: all three lengths below 128, one byte each.
+        Some(&[a, b, c]) if (a | b | c) < 0x80 => {
+            (usize::from(a), usize::from(b), usize::from(c), offset + 3)
+        }
+        _ => {
+            let mut cursor = &entries[offset..];
+            let mut field = || get_varint_usize(&mut cursor);
+            let (Some(shared), Some(unshared), Some(value_len)) = (field(), field(), field())
+            else {
+                return Err("bad entry header");
+            };
+            (shared, unshared, value_len, end - cursor.len())
+        }
     };
-    let key_start = end - cursor.len();
     let value_start = key_start
         .checked_add(unshared)
         .ok_or("key length overflows")?;
