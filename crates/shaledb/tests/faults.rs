@@ -219,7 +219,7 @@ fn newest_log_size(dir: &std::path::Path) -> u64 {
 }
 
 #[test]
-fn a_preallocated_log_reopens_in_strict_mode_after_power_loss() {
+fn a_preallocated_log_reopens_in_strict_mode_after_a_power_loss_that_cut_no_record() {
     let dir = tempfile::tempdir().unwrap();
     let fs = FaultInjectionFs::new();
     let strict = Options {

@@ -275,7 +275,7 @@ impl DbCore {
             if let Some(old) = wal.as_mut() {
                 // The old log must be durable before records go to the new one, so a
                 // power loss can never keep later writes and lose earlier ones.
-                if let Err(e) = old.writer.sync() {
+                if let Err(e) = old.writer.sync_final() {
                     let err = Error::Io(e);
                     self.set_bg_error_locked(state, err.duplicate());
                     let _ = self.fs.remove(&path);

@@ -8,9 +8,13 @@
 //! so the promise holds at the cost of a page fault per 4 KiB.
 //!
 //! The file is extended one [`WINDOW`] at a time with `fallocate`, which reserves real
-//! blocks (so a full disk is an `ENOSPC` from `fallocate`, never a `SIGBUS` from a
-//! store into the map) and reads back as zeros, which the log reader takes for the end
-//! of the log. Only that window is mapped, so the log adds at most [`WINDOW`] to the
+//! blocks (so a full disk is an `ENOSPC` from `fallocate`, not a `SIGBUS` from a store
+//! into the map) and reads back as zeros, which the log reader takes for the end of the
+//! log. Other failures of the file system itself (a shutdown after an I/O error, a
+//! remount read-only) can still make a store into the map raise `SIGBUS` and kill the
+//! process, where `write(2)` would have returned an error and left the database
+//! read-only but readable. Acknowledged writes are not lost by that any more than by
+//! the failure itself; `Options::wal_mmap = false` trades the speed for the error. Only that window is mapped, so the log adds at most [`WINDOW`] to the
 //! process's resident set; pages of earlier windows stay dirty in the page cache after
 //! the unmap and are written back as usual. `fdatasync` writes back pages dirtied
 //! through a mapping like any others (Linux has one page cache), so a sync is the same
@@ -33,7 +37,7 @@ use super::WritableFile;
 
 /// How much of the file is mapped, and allocated, at a time. A multiple of the page
 /// size.
-const WINDOW: u64 = 1 << 20;
+const WINDOW: u64 = 256 << 10;
 
 /// File systems where a store into an `fallocate`d, mapped page needs no new blocks.
 #[cfg(target_os = "linux")]
@@ -55,18 +59,28 @@ pub(super) fn create(file: File) -> io::Result<Option<MmapLog>> {
         if !supported_file_system(&file) {
             return Ok(None);
         }
+        match allocate(&file, 0, WINDOW) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => return Ok(None),
+            Err(e) => return Err(e),
+        }
         let mut log = MmapLog {
             file,
             map: None,
             map_start: 0,
             pos: 0,
-            allocated: 0,
+            allocated: WINDOW,
             zeroed: 0,
         };
         match log.map_window() {
             Ok(()) => Ok(Some(log)),
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => Ok(None),
-            Err(e) => Err(e),
+            Err(e) => {
+                // No map to be had (ENOMEM, ENODEV, ...): the file is written instead.
+                // Dropping `log` truncates the file back to empty.
+                tracing::warn!(error = %e, "cannot map the log; writing it instead");
+                drop(log);
+                Ok(None)
+            }
         }
     }
     #[cfg(not(target_os = "linux"))]
@@ -102,7 +116,9 @@ impl MmapLog {
             self.allocated = end;
         }
         // SAFETY: the map covers `[start, start + WINDOW)`, all of which is inside the
-        // file (allocated just above), so no access can fall past its end. The file was
+        // file (allocated just above), so no access can fall past its end. No reference
+        // into the map outlives a call of ours, so `preallocate`'s positional writes into
+        // the same range never change bytes under a live borrow. The file was
         // created by this process for this log and is written only through this
         // handle; the database's LOCK file keeps other ShaleDB processes out, and
         // nothing truncates a log while it is open (truncating it from outside would
@@ -149,11 +165,27 @@ impl Drop for MmapLog {
     }
 }
 
+/// Appends at least this long are written with `pwrite(2)`: one system call costs less
+/// than the page faults of copying them into the map.
+const LARGE_APPEND: usize = 16 << 10;
+
 impl WritableFile for MmapLog {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.len() >= LARGE_APPEND {
+            let end = self.pos + data.len() as u64;
+            if self.allocated < end {
+                let to = end.next_multiple_of(WINDOW);
+                allocate(&self.file, self.allocated, to - self.allocated)?;
+                self.allocated = to;
+            }
+            // The page cache is shared with the map, so the window sees these bytes.
+            self.file.write_all_at(data, self.pos)?;
+            self.pos = end;
+            return Ok(());
+        }
         let mut rest = data;
         while !rest.is_empty() {
-            if self.map.is_none() || self.pos == self.map_start + WINDOW {
+            if self.map.is_none() || self.pos >= self.map_start + WINDOW {
                 self.map_window()?;
             }
             let Some(map) = self.map.as_mut() else {
@@ -221,6 +253,12 @@ mod tests {
                 assert_eq!(on_disk[..written.len()], written[..]);
             }
         }
+        // A large append jumps past the mapped window; small ones after it remap.
+        let large = vec![0xA5u8; 3 * WINDOW as usize / 2 + 77];
+        log.append(&large).unwrap();
+        written.extend_from_slice(&large);
+        log.append(b"small after large").unwrap();
+        written.extend_from_slice(b"small after large");
         log.preallocate(200_000).unwrap();
         log.append(b"after the zeros were written").unwrap();
         written.extend_from_slice(b"after the zeros were written");
@@ -233,6 +271,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn this_machine_s_temporary_directory_gets_a_mapped_log() {
         // ext4, XFS or tmpfs: where the tests run, the mapped path is the one tested.
         let dir = tempfile::tempdir().unwrap();

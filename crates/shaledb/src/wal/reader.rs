@@ -73,6 +73,10 @@ impl<'a> LogReader<'a> {
                 };
             }
             if remaining < HEADER_SIZE {
+                if record_start.is_none() && self.buf[self.pos..].iter().all(|&b| b == 0) {
+                    // Zeros too short for a header: the end of a preallocated tail.
+                    return ReadOutcome::Eof;
+                }
                 return self.damaged(
                     frag_start,
                     Damage::Truncated,

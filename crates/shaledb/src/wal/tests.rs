@@ -209,3 +209,19 @@ fn a_log_synced_rarely_or_never_does_not_preallocate() {
     writer.sync().unwrap();
     assert_eq!(std::fs::metadata(&manifest).unwrap().len(), writer.len());
 }
+
+#[test]
+fn one_to_six_zero_bytes_after_the_last_record_are_its_clean_end() {
+    let records = vec![b"first".to_vec(), b"second record".to_vec()];
+    let buf = write_log(&records);
+    for extra in 1..HEADER_SIZE {
+        let mut padded = buf.clone();
+        padded.resize(buf.len() + extra, 0);
+        let (read, damage) = read_all(&padded);
+        assert_eq!(damage, None, "{extra} zero bytes");
+        assert_eq!(read, records);
+        // A non-zero byte among them is still damage.
+        *padded.last_mut().unwrap() = 9;
+        assert_eq!(read_all(&padded).1, Some(buf.len() as u64), "{extra} bytes");
+    }
+}

@@ -120,6 +120,13 @@ impl LogWriter {
         self.file.flush()
     }
 
+    /// Makes everything written durable for the last time before the log is closed:
+    /// no zeros are preallocated for records that will never come.
+    pub(crate) fn sync_final(&mut self) -> io::Result<()> {
+        self.preallocate = false;
+        self.sync()
+    }
+
     /// Makes everything written durable (survives a power loss).
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         if self.preallocate
