@@ -3,8 +3,9 @@
 //!
 //! Write amplification is the engine's table bytes written over the user bytes the
 //! harness handed it since the database was created; "incl. log" puts every byte the
-//! process wrote (logs, tables, manifests; `wchar` of `/proc/self/io`) over the same
-//! user bytes. Space amplification is the bytes of the database directory over the live
+//! process wrote (logs, tables, manifests; `wchar` of `/proc/self/io`, plus what the
+//! engine stored through memory maps, which `wchar` does not see) over the same user
+//! bytes. Space amplification is the bytes of the database directory over the live
 //! data the engine reports; beside it, the directory over the key and value bytes of the
 //! keys the harness knows to be present.
 
@@ -25,7 +26,9 @@ fn ratio(num: Option<u64>, den: Option<u64>) -> Option<f64> {
 /// Measures now, for the database in `db_dir`.
 pub fn measure(stats: &EngineStats, lifetime: &DbLifetime, db_dir: &Path) -> Amplification {
     let user = lifetime.user_bytes_written();
-    let process = lifetime.process_bytes_written();
+    let process = lifetime
+        .process_bytes_written()
+        .map(|p| p + stats.mapped_bytes_written.unwrap_or(0));
     let disk = dir_size(db_dir).ok();
     let logical = lifetime.logical_live_bytes();
     Amplification {

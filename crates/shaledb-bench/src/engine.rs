@@ -41,6 +41,9 @@ pub struct EngineStats {
     pub live_data_bytes: Option<u64>,
     /// Microseconds writers spent slowed or stopped by the engine.
     pub stall_micros: Option<u64>,
+    /// Bytes the engine stored into files through memory maps since it was opened,
+    /// which the process's `write(2)` accounting does not count.
+    pub mapped_bytes_written: Option<u64>,
     /// The most level-0 files seen at once (or the current count, for engines that only
     /// know that; the runner samples `stats` while a benchmark runs).
     pub peak_l0_files: Option<u64>,

@@ -178,6 +178,7 @@ impl Engine for ShaleEngine {
             table_bytes_written: self.number("shaledb.bytes-written"),
             live_data_bytes: self.number("shaledb.live-data-size"),
             stall_micros: self.number("shaledb.stall-micros"),
+            mapped_bytes_written: self.number("shaledb.wal-mapped-bytes"),
             peak_l0_files: peak,
             extra,
         }

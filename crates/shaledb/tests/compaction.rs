@@ -341,3 +341,28 @@ fn wait_for_compactions_returns_a_settled_tree() {
         assert_eq!(db.get(key(i)).unwrap(), Some(value(i, 3)));
     }
 }
+
+#[test]
+fn log_bytes_stored_through_a_map_are_counted() {
+    for wal_mmap in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            wal_mmap,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), options).unwrap();
+        load(&db, 3_000, 0);
+        let mapped = num(&db, "shaledb.wal-mapped-bytes");
+        let user = num(&db, "shaledb.user-bytes-written");
+        if wal_mmap && mapped > 0 {
+            // Every record went through the map: the user's bytes plus framing.
+            assert!(mapped > user, "mapped {mapped}, user {user}");
+            assert!(mapped < 2 * user, "mapped {mapped}, user {user}");
+        } else if wal_mmap {
+            // Only on a file system where the log is not mapped (not ext4, XFS, tmpfs).
+            eprintln!("the log was not memory-mapped in {}", dir.path().display());
+        } else {
+            assert_eq!(mapped, 0);
+        }
+    }
+}

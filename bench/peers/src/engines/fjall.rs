@@ -126,6 +126,7 @@ impl Engine for FjallEngine {
             table_bytes_written: None,
             live_data_bytes: None,
             stall_micros: None,
+            mapped_bytes_written: None,
             peak_l0_files: Some(peak),
             extra: vec![
                 setting("segments", self.partition.segment_count().to_string()),

@@ -182,6 +182,7 @@ impl Engine for RocksEngine {
             ),
             live_data_bytes: self.int_property("rocksdb.estimate-live-data-size"),
             stall_micros: Some(ticker(Ticker::StallMicros)),
+            mapped_bytes_written: None,
             peak_l0_files: peak,
             extra,
         }

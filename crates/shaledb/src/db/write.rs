@@ -159,13 +159,21 @@ impl DbCore {
         if !me.disable_wal && count > 0 {
             let appended = match self.wal.lock().as_mut() {
                 None => return Err(Error::Closed),
-                Some(wal) => wal.writer.add_record(record.encoded()).and_then(|()| {
-                    if sync {
-                        wal.writer.sync()
-                    } else {
-                        wal.writer.flush()
-                    }
-                }),
+                Some(wal) => {
+                    let mapped = wal.writer.mapped_bytes();
+                    let appended = wal.writer.add_record(record.encoded()).and_then(|()| {
+                        if sync {
+                            wal.writer.sync()
+                        } else {
+                            wal.writer.flush()
+                        }
+                    });
+                    self.stats.wal_mapped_bytes.fetch_add(
+                        wal.writer.mapped_bytes().saturating_sub(mapped),
+                        Ordering::Relaxed,
+                    );
+                    appended
+                }
             };
             if let Err(e) = appended {
                 // The log may hold part of this record; nothing more may be written to

@@ -232,6 +232,10 @@ impl WritableFile for FaultWritable {
         Ok(())
     }
 
+    fn mapped_bytes(&self) -> u64 {
+        self.inner.mapped_bytes()
+    }
+
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
         self.fs.check_write()?;
         self.inner.preallocate(len)?;

@@ -71,6 +71,7 @@ pub(super) fn create(file: File) -> io::Result<Option<MmapLog>> {
             pos: 0,
             allocated: WINDOW,
             zeroed: 0,
+            mapped: 0,
         };
         match log.map_window() {
             Ok(()) => Ok(Some(log)),
@@ -102,6 +103,8 @@ pub(super) struct MmapLog {
     allocated: u64,
     /// The end of the zeros written (not just allocated) by `preallocate`.
     zeroed: u64,
+    /// Bytes appended by copying into the map (the rest went through `pwrite`).
+    mapped: u64,
 }
 
 impl MmapLog {
@@ -195,6 +198,7 @@ impl WritableFile for MmapLog {
             let n = rest.len().min(map.len() - at);
             map[at..at + n].copy_from_slice(&rest[..n]);
             self.pos += n as u64;
+            self.mapped += n as u64;
             rest = &rest[n..];
         }
         Ok(())
@@ -207,6 +211,10 @@ impl WritableFile for MmapLog {
 
     fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    fn mapped_bytes(&self) -> u64 {
+        self.mapped
     }
 
     fn preallocate(&mut self, len: u64) -> io::Result<()> {

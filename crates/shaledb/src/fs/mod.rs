@@ -40,6 +40,11 @@ pub trait WritableFile: Send + Sync {
         let _ = len;
         Ok(())
     }
+    /// Bytes appended by storing into a memory map rather than through `write(2)`:
+    /// I/O accounting that counts system calls (`wchar` in `/proc/self/io`) misses them.
+    fn mapped_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// A file opened for positional reads from many threads.

@@ -65,6 +65,12 @@ impl LogWriter {
         self.written
     }
 
+    /// Bytes written so far by storing into a memory map (see
+    /// [`WritableFile::mapped_bytes`]).
+    pub(crate) fn mapped_bytes(&self) -> u64 {
+        self.file.mapped_bytes()
+    }
+
     /// Appends one record, fragmenting it across blocks as needed. The bytes may stay
     /// buffered until [`LogWriter::flush`] or [`LogWriter::sync`].
     pub(crate) fn add_record(&mut self, record: &[u8]) -> io::Result<()> {

@@ -77,6 +77,10 @@ impl WritableFile for KillSwitchFile {
         self.inner.sync()
     }
 
+    fn mapped_bytes(&self) -> u64 {
+        self.inner.mapped_bytes()
+    }
+
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
         self.fs.tick("preallocate", &self.path);
         self.inner.preallocate(len)
