@@ -78,6 +78,15 @@ impl DbCore {
         }
         result?;
         let written: u64 = outputs.iter().map(|o| o.file_size).sum();
+        tracing::info!(
+            inputs = ?c.inputs.iter().map(|(l, f)| (*l, f.len())).collect::<Vec<_>>(),
+            output_level = c.output_level,
+            bytes_read = c.input_bytes(),
+            bytes_written = written,
+            outputs = outputs.len(),
+            micros = start.elapsed().as_micros() as u64,
+            "compaction done"
+        );
         self.stats.record_compaction(
             c.start_level(),
             c.output_level,

@@ -96,6 +96,12 @@ impl DbCore {
             versions.set_last_sequence(self.last_sequence.load(Ordering::Acquire));
             versions.log_and_apply(edit)?;
         }
+        tracing::info!(
+            table = number,
+            bytes,
+            micros = start.elapsed().as_micros() as u64,
+            "flush done"
+        );
         self.stats.record_flush(bytes, start.elapsed());
         Ok(())
     }
