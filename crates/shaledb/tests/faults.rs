@@ -3,6 +3,8 @@
 //!
 //! Every run prints its seed; rerun one with `SHALEDB_SEED=<seed>`.
 
+mod common;
+
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
@@ -205,17 +207,9 @@ fn failed_sync_is_reported_and_never_treated_as_durable() {
     assert!(survived <= 21, "a batch whose write failed came back");
 }
 
-/// The log's size on disk and the number of the newest log.
+/// The size on disk of the newest log.
 fn newest_log_size(dir: &std::path::Path) -> u64 {
-    let mut logs: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    std::fs::metadata(logs.last().expect("a log"))
-        .unwrap()
-        .len()
+    std::fs::metadata(common::newest_log(dir)).unwrap().len()
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The two log recovery modes: point-in-time (the default) keeps every record before a
 //! damaged one; strict refuses to open.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use shaledb::{Db, Options, WalRecoveryMode};
@@ -19,13 +21,7 @@ fn build(dir: &Path) -> PathBuf {
         db.put(format!("k{i:03}"), format!("v{i}")).unwrap();
     }
     db.close().unwrap();
-    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    logs.pop().unwrap()
+    common::newest_log(dir)
 }
 
 fn surviving(db: &Db) -> Vec<u32> {

@@ -30,7 +30,8 @@ pub(crate) struct Stats {
     pub flushes: AtomicU64,
     pub flush_bytes: AtomicU64,
     pub wal_bytes: AtomicU64,
-    /// Log bytes stored through a memory map (not seen by `write(2)` accounting).
+    /// Log bytes stored through a memory map (not seen by `write(2)` accounting), in
+    /// the logs closed so far; the open log's are added when the property is read.
     pub wal_mapped_bytes: AtomicU64,
     pub wal_syncs: AtomicU64,
     /// Bytes of keys and values (with their framing) handed to `write`.
@@ -280,7 +281,14 @@ impl DbCore {
             "shaledb.bytes-written" => stats.table_bytes_written(),
             "shaledb.user-bytes-written" => stats.user_bytes_written.load(Ordering::Relaxed),
             "shaledb.flush-bytes" => stats.flush_bytes.load(Ordering::Relaxed),
-            "shaledb.wal-mapped-bytes" => stats.wal_mapped_bytes.load(Ordering::Relaxed),
+            "shaledb.wal-mapped-bytes" => {
+                let open_log = self
+                    .wal
+                    .lock()
+                    .as_ref()
+                    .map_or(0, |w| w.writer.mapped_bytes());
+                stats.wal_mapped_bytes.load(Ordering::Relaxed) + open_log
+            }
             "shaledb.stall-micros" => {
                 stats.slowdown_micros.load(Ordering::Relaxed)
                     + stats.stop_micros.load(Ordering::Relaxed)
@@ -313,8 +321,8 @@ impl Db {
     /// `shaledb.block-cache-usage`, `shaledb.last-sequence`, `shaledb.bytes-written`
     /// (table bytes written by flushes and compactions), `shaledb.user-bytes-written`,
     /// `shaledb.flush-bytes`, `shaledb.wal-mapped-bytes` (log bytes stored through a
-    /// memory map, which `write(2)` accounting such as `/proc/self/io` does not see), `shaledb.stall-micros`, `shaledb.stall-count`,
-    /// `shaledb.num-files-total`.
+    /// memory map, which `write(2)` accounting such as `/proc/self/io` does not see),
+    /// `shaledb.stall-micros`, `shaledb.stall-count`, `shaledb.num-files-total`.
     pub fn property(&self, name: &str) -> Option<String> {
         self.core().property(name)
     }

@@ -159,21 +159,13 @@ impl DbCore {
         if !me.disable_wal && count > 0 {
             let appended = match self.wal.lock().as_mut() {
                 None => return Err(Error::Closed),
-                Some(wal) => {
-                    let mapped = wal.writer.mapped_bytes();
-                    let appended = wal.writer.add_record(record.encoded()).and_then(|()| {
-                        if sync {
-                            wal.writer.sync()
-                        } else {
-                            wal.writer.flush()
-                        }
-                    });
-                    self.stats.wal_mapped_bytes.fetch_add(
-                        wal.writer.mapped_bytes().saturating_sub(mapped),
-                        Ordering::Relaxed,
-                    );
-                    appended
-                }
+                Some(wal) => wal.writer.add_record(record.encoded()).and_then(|()| {
+                    if sync {
+                        wal.writer.sync()
+                    } else {
+                        wal.writer.flush()
+                    }
+                }),
             };
             if let Err(e) = appended {
                 // The log may hold part of this record; nothing more may be written to
@@ -289,6 +281,10 @@ impl DbCore {
                     let _ = self.fs.remove(&path);
                     return Err(err);
                 }
+                // The open log's count is read live (see `shaledb.wal-mapped-bytes`).
+                self.stats
+                    .wal_mapped_bytes
+                    .fetch_add(old.writer.mapped_bytes(), Ordering::Relaxed);
             }
             *wal = Some(Wal {
                 writer: LogWriter::preallocating(file),

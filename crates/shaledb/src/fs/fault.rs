@@ -3,8 +3,8 @@
 //!
 //! Power loss: data appended since a file's last sync is lost (all of it, or a random
 //! prefix of it, to model a torn write); where that data overwrote preallocated zeros
-//! that a sync had made durable, the zeros come back. Files created since the last sync of their
-//! directory disappear, and a name that a rename replaced since then gets its old
+//! that a sync had made durable, the zeros come back. Files created since the last
+//! sync of their directory disappear, and a name that a rename replaced since then gets its old
 //! content back (the rename's source name does not reappear). Removals are applied at
 //! once (a removed file never comes back). Call [`FaultInjectionFs::crash`] while the
 //! database is still open to freeze the disk (every later operation fails, as if the

@@ -14,9 +14,11 @@
 //! remount read-only) can still make a store into the map raise `SIGBUS` and kill the
 //! process, where `write(2)` would have returned an error and left the database
 //! read-only but readable. Acknowledged writes are not lost by that any more than by
-//! the failure itself; `Options::wal_mmap = false` trades the speed for the error. Only that window is mapped, so the log adds at most [`WINDOW`] to the
-//! process's resident set; pages of earlier windows stay dirty in the page cache after
-//! the unmap and are written back as usual. `fdatasync` writes back pages dirtied
+//! the failure itself; `Options::wal_mmap = false` trades the speed for the error.
+//!
+//! Only that window is mapped, so the log adds at most [`WINDOW`] to the process's
+//! resident set; pages of earlier windows stay dirty in the page cache after the unmap
+//! and are written back as usual. `fdatasync` writes back pages dirtied
 //! through a mapping like any others (Linux has one page cache), so a sync is the same
 //! call as for a written file.
 //!
@@ -108,16 +110,21 @@ pub(super) struct MmapLog {
 }
 
 impl MmapLog {
-    /// Maps the window holding `pos` (which is at a window boundary unless the file is
-    /// new), allocating the file up to its end first.
+    /// Allocates the file up to at least `end`, a window at a time.
+    fn allocate_to(&mut self, end: u64) -> io::Result<()> {
+        if self.allocated < end {
+            let to = end.next_multiple_of(WINDOW);
+            allocate(&self.file, self.allocated, to - self.allocated)?;
+            self.allocated = to;
+        }
+        Ok(())
+    }
+
+    /// Maps the window holding `pos`, allocating the file up to its end first.
     fn map_window(&mut self) -> io::Result<()> {
         self.map = None;
         let start = self.pos - self.pos % WINDOW;
-        let end = start + WINDOW;
-        if self.allocated < end {
-            allocate(&self.file, self.allocated, end - self.allocated)?;
-            self.allocated = end;
-        }
+        self.allocate_to(start + WINDOW)?;
         // SAFETY: the map covers `[start, start + WINDOW)`, all of which is inside the
         // file (allocated just above), so no access can fall past its end. No reference
         // into the map outlives a call of ours, so `preallocate`'s positional writes into
@@ -176,11 +183,7 @@ impl WritableFile for MmapLog {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         if data.len() >= LARGE_APPEND {
             let end = self.pos + data.len() as u64;
-            if self.allocated < end {
-                let to = end.next_multiple_of(WINDOW);
-                allocate(&self.file, self.allocated, to - self.allocated)?;
-                self.allocated = to;
-            }
+            self.allocate_to(end)?;
             // The page cache is shared with the map, so the window sees these bytes.
             self.file.write_all_at(data, self.pos)?;
             self.pos = end;
@@ -221,14 +224,11 @@ impl WritableFile for MmapLog {
         // `fallocate` leaves unwritten extents, and the first sync of data stored in
         // one must record it as written in the file system's journal. Writing real
         // zeros over the next `len` bytes spares later syncs that commit.
-        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
         let target = self.pos + len;
-        let mut at = self.zeroed.max(self.pos);
-        while at < target {
-            let n = (target - at).min(ZEROS.len() as u64) as usize;
-            self.file.write_all_at(&ZEROS[..n], at)?;
-            at += n as u64;
-            self.zeroed = at;
+        let from = self.zeroed.max(self.pos);
+        if from < target {
+            super::real::write_zeros(&self.file, from, target)?;
+            self.zeroed = target;
         }
         self.allocated = self.allocated.max(target);
         Ok(())

@@ -22,6 +22,30 @@ struct RealWritable {
     allocated: u64,
 }
 
+impl RealWritable {
+    /// Buffers appends to `file`, freshly created and empty.
+    fn new(file: File) -> Self {
+        RealWritable {
+            file: BufWriter::with_capacity(64 << 10, file),
+            appended: 0,
+            allocated: 0,
+        }
+    }
+}
+
+/// Writes zeros over `[from, to)` of `file` with positional writes (the file's own
+/// position does not move), extending it if `to` is past its end.
+pub(super) fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
 impl Drop for RealWritable {
     fn drop(&mut self) {
         // A preallocated file that is closed cleanly ends at its last byte. Best
@@ -49,17 +73,13 @@ impl WritableFile for RealWritable {
     }
 
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
-        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
         // The buffered bytes go first, so the zeros land after them.
         self.file.flush()?;
         let target = self.appended + len;
-        let mut at = self.allocated.max(self.appended);
-        while at < target {
-            let n = (target - at).min(ZEROS.len() as u64) as usize;
-            // Positional writes leave the append position where it is.
-            self.file.get_ref().write_all_at(&ZEROS[..n], at)?;
-            at += n as u64;
-            self.allocated = at;
+        let from = self.allocated.max(self.appended);
+        if from < target {
+            write_zeros(self.file.get_ref(), from, target)?;
+            self.allocated = target;
         }
         Ok(())
     }
@@ -109,11 +129,7 @@ impl FileSystem for RealFileSystem {
             .create(true)
             .truncate(true)
             .open(path)?;
-        Ok(Box::new(RealWritable {
-            file: BufWriter::with_capacity(64 << 10, file),
-            appended: 0,
-            allocated: 0,
-        }))
+        Ok(Box::new(RealWritable::new(file)))
     }
 
     fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
@@ -126,11 +142,7 @@ impl FileSystem for RealFileSystem {
             .open(path)?;
         match super::mmap_log::create(file.try_clone()?)? {
             Some(log) => Ok(Box::new(log)),
-            None => Ok(Box::new(RealWritable {
-                file: BufWriter::with_capacity(64 << 10, file),
-                appended: 0,
-                allocated: 0,
-            })),
+            None => Ok(Box::new(RealWritable::new(file))),
         }
     }
 

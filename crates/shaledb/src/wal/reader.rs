@@ -73,7 +73,7 @@ impl<'a> LogReader<'a> {
                 };
             }
             if remaining < HEADER_SIZE {
-                if record_start.is_none() && self.buf[self.pos..].iter().all(|&b| b == 0) {
+                if record_start.is_none() && self.only_zeros_left() {
                     // Zeros too short for a header: the end of a preallocated tail.
                     return ReadOutcome::Eof;
                 }
@@ -92,7 +92,7 @@ impl<'a> LogReader<'a> {
                 // so if only zeroes follow, the log ends here: preallocated space
                 // between records is its clean end, inside a record a torn write.
                 // Anything after the zeroes is corruption.
-                let damage = if self.buf[self.pos..].iter().all(|&b| b == 0) {
+                let damage = if self.only_zeros_left() {
                     if record_start.is_none() {
                         return ReadOutcome::Eof;
                     }
@@ -154,6 +154,11 @@ impl<'a> LogReader<'a> {
                 _ => return self.damaged(frag_start, Damage::Corrupt, "fragment out of sequence"),
             }
         }
+    }
+
+    /// True if every byte from the read position to the end of the log is zero.
+    fn only_zeros_left(&self) -> bool {
+        self.buf[self.pos..].iter().all(|&b| b == 0)
     }
 
     fn damaged(&mut self, offset: usize, damage: Damage, reason: &str) -> ReadOutcome {

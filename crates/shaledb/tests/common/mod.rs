@@ -32,6 +32,17 @@ pub type BoxIter<'a> = Box<dyn DoubleEndedIterator<Item = shaledb::Result<Entry>
 // Filesystem
 // ---------------------------------------------------------------------------
 
+/// The newest (highest-numbered) write-ahead log in the database directory `dir`.
+pub fn newest_log(dir: &Path) -> std::path::PathBuf {
+    let mut logs: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    logs.pop().expect("a log")
+}
+
 /// Recursively copies the directory `src` to `dst` (created when missing).
 pub fn copy_dir(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> io::Result<()> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
