@@ -197,12 +197,14 @@ impl ShaleFactory {
         ShaleFactory { options }
     }
 
-    /// The settings of the peers comparison: LZ4, bloom 10 bits per key, 4 KiB blocks,
-    /// 64 MiB memtable, 64 MiB block cache; everything else ShaleDB's default.
+    /// The settings of the peers comparison: LZ4, bloom 10 bits per key, a memtable
+    /// bloom filter of 1% of the memtable, 4 KiB blocks, 64 MiB memtable, 64 MiB block
+    /// cache; everything else ShaleDB's default.
     pub fn matched() -> Self {
         ShaleFactory::new(Options {
             compression: Compression::Lz4,
             bloom_bits_per_key: 10,
+            memtable_bloom_ratio: 0.01,
             block_size: 4 << 10,
             memtable_size: 64 << 20,
             block_cache_size: 64 << 20,
@@ -233,6 +235,10 @@ impl EngineFactory for ShaleFactory {
             (
                 "bloom_bits_per_key".into(),
                 o.bloom_bits_per_key.to_string(),
+            ),
+            (
+                "memtable_bloom_ratio".into(),
+                o.memtable_bloom_ratio.to_string(),
             ),
             ("block_size".into(), format!("{} KiB", o.block_size >> 10)),
             ("memtable_size".into(), mib(o.memtable_size as u64)),

@@ -47,7 +47,8 @@ fn read_table(data: &[u8]) {
     let _ = table.verify();
     let mut it = table.iter();
     walk(&mut it, data);
-    let _ = table.get(data.get(..16).unwrap_or(data));
+    let lookup = data.get(..16).unwrap_or(data);
+    let _ = table.get(lookup, crate::table::key_hash(crate::key::user_key(lookup)));
 }
 
 fn open_table_reader(data: &[u8]) -> crate::Result<TableReader> {

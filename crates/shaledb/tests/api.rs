@@ -190,6 +190,64 @@ fn open_creates_a_missing_directory() {
 }
 
 #[test]
+fn bad_options_are_refused_before_anything_is_created() {
+    let root = temp_dir();
+    let bad: Vec<(&str, Options)> = vec![
+        (
+            "memtable_bloom_ratio NaN",
+            Options {
+                memtable_bloom_ratio: f64::NAN,
+                ..Default::default()
+            },
+        ),
+        (
+            "memtable_bloom_ratio negative",
+            Options {
+                memtable_bloom_ratio: -0.01,
+                ..Default::default()
+            },
+        ),
+        (
+            "memtable_bloom_ratio above 0.25",
+            Options {
+                memtable_bloom_ratio: 0.5,
+                ..Default::default()
+            },
+        ),
+        (
+            "bloom_bits_per_key above 64",
+            Options {
+                bloom_bits_per_key: 65,
+                ..Default::default()
+            },
+        ),
+        (
+            "one level",
+            Options {
+                num_levels: 1,
+                ..Default::default()
+            },
+        ),
+        (
+            "no background jobs",
+            Options {
+                max_background_jobs: 0,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (what, options) in bad {
+        let path = root.path().join("db");
+        let err = open_err(&path, options);
+        assert!(
+            matches!(err, Error::InvalidArgument(_)),
+            "{what}: expected InvalidArgument, got {err:?}"
+        );
+        assert!(!path.exists(), "{what}: created {}", path.display());
+    }
+}
+
+#[test]
 fn error_if_exists_rejects_an_existing_db() {
     let dir = temp_dir();
     let db = open(dir.path());

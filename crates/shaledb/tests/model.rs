@@ -45,11 +45,13 @@ fn tiny_memtable() -> Options {
     }
 }
 
+/// Also without the memtable's bloom filter (the other configurations have one).
 fn tiny_blocks_uncompressed() -> Options {
     Options {
         memtable_size: 4 << 10,
         block_size: 256,
         compression: Compression::None,
+        memtable_bloom_ratio: 0.0,
         ..Default::default()
     }
 }

@@ -6,7 +6,7 @@
 //! The matched settings, as far as each engine allows (each factory's `settings()`
 //! says what it could and could not match): write-ahead log or journal on without an
 //! fsync per write (a synced write for fillsync), LZ4, bloom filters at 10 bits per
-//! key, 4 KiB blocks, a 64 MiB memtable, a 64 MiB block cache, and 2 background jobs.
+//! key (and over each memtable, 1% of its size, where the engine has one), 4 KiB blocks, a 64 MiB memtable, a 64 MiB block cache, and 2 background jobs.
 //!
 //! ShaleDB's adapter is `shaledb_bench::ShaleFactory::matched()`; RocksDB's exists only
 //! with the `rocksdb` feature.
@@ -38,6 +38,11 @@ pub const BLOCK_CACHE_BYTES: u64 = 64 << 20;
 pub const BLOCK_BYTES: u64 = 4 << 10;
 /// The matched bloom filter bits per key.
 pub const BLOOM_BITS_PER_KEY: u32 = 10;
+/// The matched size of a memtable's bloom filter over whole keys, as a fraction of the
+/// memtable (ShaleDB's default; RocksDB's `memtable_prefix_bloom_size_ratio` with
+/// `memtable_whole_key_filtering`). The other engines have no such filter.
+#[cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
+pub const MEMTABLE_BLOOM_RATIO: f64 = 0.01;
 /// The matched number of background jobs (flushes plus compactions).
 pub const BACKGROUND_JOBS: u32 = 2;
 

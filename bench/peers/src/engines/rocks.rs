@@ -1,7 +1,8 @@
 //! The RocksDB adapter (the `rocksdb` crate), compiled only with the `rocksdb` feature.
 //!
 //! Settings: WAL on (a sync per write only when asked), LZ4 on every level, a full
-//! bloom filter at 10 bits per key, 4 KiB blocks, a 64 MiB write buffer (RocksDB's
+//! bloom filter at 10 bits per key, a whole-key bloom filter over each memtable (1% of
+//! its size, as ShaleDB's), 4 KiB blocks, a 64 MiB write buffer (RocksDB's
 //! default of 2 buffers, so one can flush while the other fills, like ShaleDB's one
 //! immutable memtable), a 64 MiB LRU block cache, `max_background_jobs = 2`, and
 //! everything else RocksDB's default (leveled compaction with dynamic level bytes,
@@ -24,7 +25,7 @@ use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats};
 
 use super::{
     mib, setting, OrEngineError, BACKGROUND_JOBS, BLOCK_BYTES, BLOCK_CACHE_BYTES,
-    BLOOM_BITS_PER_KEY, MEMTABLE_BYTES, WAL_NO_SYNC,
+    BLOOM_BITS_PER_KEY, MEMTABLE_BLOOM_RATIO, MEMTABLE_BYTES, WAL_NO_SYNC,
 };
 
 /// RocksDB under benchmark.
@@ -203,6 +204,8 @@ impl RocksFactory {
         options.create_if_missing(true);
         options.set_compression_type(DBCompressionType::Lz4);
         options.set_write_buffer_size(MEMTABLE_BYTES as usize);
+        options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+        options.set_memtable_whole_key_filtering(true);
         options.set_max_background_jobs(BACKGROUND_JOBS as i32);
         options.set_block_based_table_factory(&table);
         options.enable_statistics();
@@ -233,6 +236,10 @@ impl EngineFactory for RocksFactory {
             setting(
                 "bloom_bits_per_key",
                 format!("{BLOOM_BITS_PER_KEY} (full filter)"),
+            ),
+            setting(
+                "memtable_bloom",
+                format!("whole keys, memtable_prefix_bloom_size_ratio {MEMTABLE_BLOOM_RATIO}"),
             ),
             setting("block_size", format!("{} KiB", BLOCK_BYTES >> 10)),
             setting(

@@ -103,7 +103,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     }
 
     let new_log = versions.new_file_number();
-    let mem = Arc::new(Memtable::new(new_log));
+    let mem = Arc::new(Memtable::new(new_log, options.memtable_filter_bytes()));
     let core = Arc::new(DbCore {
         dir: dir.to_path_buf(),
         fs: Arc::clone(&fs),
@@ -228,7 +228,7 @@ impl DbCore {
             .map(|(_, f)| f.largest_seq)
             .max()
             .unwrap_or(0);
-        let mut mem = Arc::new(Memtable::new(0));
+        let mut mem = Arc::new(Memtable::new(0, 0));
         let mut damaged_log = None;
         'logs: for &number in logs {
             let path = filename::log_path(&self.dir, number);
@@ -263,7 +263,7 @@ impl DbCore {
                 }
                 if mem.approximate_bytes() >= self.options.memtable_size {
                     self.flush_recovered(&mem, max_seq)?;
-                    mem = Arc::new(Memtable::new(0));
+                    mem = Arc::new(Memtable::new(0, 0));
                 }
             }
         }

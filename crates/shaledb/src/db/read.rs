@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::iter::{BoxedIterator, Iter, MergingIterator, RawIter};
 use crate::key::SequenceNumber;
 use crate::memtable::Lookup;
+use crate::table::key_hash;
 
 /// Copies a range's bounds into owned keys.
 pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(
@@ -67,14 +68,16 @@ impl DbCore {
         key: &[u8],
         seq: SequenceNumber,
     ) -> Result<Option<Vec<u8>>> {
+        // One hash serves every memtable's filter and every table's.
+        let hash = key_hash(key);
         for mem in std::iter::once(&sv.mem).chain(sv.imms.iter()) {
-            match mem.get(key, seq) {
+            match mem.get(key, hash, seq) {
                 Lookup::Found(v) => return Ok(Some(v)),
                 Lookup::Deleted => return Ok(None),
                 Lookup::NotFound => {}
             }
         }
-        match sv.version.get(key, seq, &self.table_cache)? {
+        match sv.version.get(key, hash, seq, &self.table_cache)? {
             Lookup::Found(v) => Ok(Some(v)),
             Lookup::Deleted | Lookup::NotFound => Ok(None),
         }

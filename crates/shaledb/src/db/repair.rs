@@ -199,7 +199,7 @@ impl Repairer<'_> {
         let path = filename::log_path(self.dir, number);
         let bytes = read_all(self.fs, &path)?;
         let mut reader = LogReader::new(&bytes);
-        let mut mem = Arc::new(Memtable::new(number));
+        let mut mem = Arc::new(Memtable::new(number, 0));
         let mut out = Vec::new();
         let mut note = "replayed into tables".to_string();
         loop {
@@ -220,7 +220,7 @@ impl Repairer<'_> {
             }
             if mem.approximate_bytes() >= self.options.memtable_size {
                 out.extend(self.write_memtable(&mem)?);
-                mem = Arc::new(Memtable::new(number));
+                mem = Arc::new(Memtable::new(number, 0));
             }
         }
         out.extend(self.write_memtable(&mem)?);

@@ -290,7 +290,10 @@ impl DbCore {
                 writer: LogWriter::preallocating(file),
             });
         }
-        let old = std::mem::replace(&mut state.mem, Arc::new(Memtable::new(number)));
+        let old = std::mem::replace(
+            &mut state.mem,
+            Arc::new(Memtable::new(number, self.options.memtable_filter_bytes())),
+        );
         state.imms.push_back(old);
         self.install_super_version(state);
         self.work_cv.notify_all();

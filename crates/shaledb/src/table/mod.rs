@@ -23,6 +23,7 @@ mod properties;
 mod reader;
 
 pub(crate) use block::{Block, BlockIter};
+pub(crate) use bloom::key_hash;
 pub(crate) use builder::{TableBuilder, TableSummary};
 pub(crate) use iter::TableIterator;
 pub(crate) use reader::TableReader;

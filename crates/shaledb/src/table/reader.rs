@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::block::{Block, BlockIter};
-use super::bloom::{key_hash, BloomFilter};
+use super::bloom::BloomFilter;
 use super::format::{block_crc, decompress, BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN};
 use super::properties::TableProperties;
 use super::TableIterator;
@@ -167,19 +167,21 @@ impl TableReader {
         })
     }
 
-    /// True if the filter allows that `user_key` is in the table.
-    pub(crate) fn may_contain(&self, user_key: &[u8]) -> bool {
+    /// True if the filter allows that a user key with this [`super::key_hash`] is in the
+    /// table.
+    fn may_contain(&self, hash: u64) -> bool {
         match &self.filter {
-            Some(f) => BloomFilter::may_contain(f, key_hash(user_key)),
+            Some(f) => BloomFilter::may_contain(f, hash),
             None => true,
         }
     }
 
     /// The first entry at or after `lookup` (an internal key) if it has the same user
-    /// key; the bloom filter is consulted first.
-    pub(crate) fn get(&self, lookup: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    /// key; the bloom filter is consulted first, with `hash`, the user key's
+    /// [`super::key_hash`].
+    pub(crate) fn get(&self, lookup: &[u8], hash: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let uk = user_key(lookup);
-        if !self.may_contain(uk) {
+        if !self.may_contain(hash) {
             return Ok(None);
         }
         let mut index = BlockIter::new(Arc::clone(&self.index), Arc::clone(&self.path), 0);

@@ -6,6 +6,7 @@ use crate::fs::{FileSystem, RealFileSystem};
 use crate::iter::InternalIterator;
 use crate::key::{make_internal_key, user_key, ValueKind, MAX_SEQUENCE};
 use crate::options::Compression;
+use crate::table::key_hash;
 
 fn entries(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
     (0..n)
@@ -90,14 +91,20 @@ fn point_lookups_and_seeks() {
     let table = open(&path, summary.file_size).unwrap();
     for (k, v) in data.iter().step_by(7) {
         let lookup = make_internal_key(user_key(k), MAX_SEQUENCE, ValueKind::Put);
-        let (found_key, found_value) = table.get(&lookup).unwrap().unwrap();
+        let (found_key, found_value) = table
+            .get(&lookup, key_hash(user_key(&lookup)))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (found_key.as_slice(), found_value.as_slice()),
             (k.as_slice(), v.as_slice())
         );
     }
     let missing = make_internal_key(b"key000100x", MAX_SEQUENCE, ValueKind::Put);
-    assert_eq!(table.get(&missing).unwrap(), None);
+    assert_eq!(
+        table.get(&missing, key_hash(user_key(&missing))).unwrap(),
+        None
+    );
     // seek_for_prev to a key between two entries lands on the smaller one.
     let mut it = table.iter();
     it.seek_for_prev(&missing);

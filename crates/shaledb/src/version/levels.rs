@@ -83,17 +83,19 @@ impl Version {
         files.partition_point(|f| compare_internal(&f.largest, internal_key) == Ordering::Less)
     }
 
-    /// Looks `key` up in the tables, newest data first.
+    /// Looks `key` up in the tables, newest data first; `hash` is its
+    /// [`crate::table::key_hash`], for the tables' filters.
     pub(crate) fn get(
         &self,
         key: &[u8],
+        hash: u64,
         snapshot: SequenceNumber,
         tables: &TableCache,
     ) -> Result<Lookup> {
         let lookup = make_internal_key(key, snapshot, KIND_FOR_SEEK);
         for file in self.files(0) {
             if file.smallest_user_key() <= key && key <= file.largest_user_key() {
-                if let Some(found) = Self::get_in_file(file, &lookup, tables)? {
+                if let Some(found) = Self::get_in_file(file, &lookup, hash, tables)? {
                     return Ok(found);
                 }
             }
@@ -102,7 +104,7 @@ impl Version {
             let i = Self::find_file(files, &lookup);
             if let Some(file) = files.get(i) {
                 if file.smallest_user_key() <= key {
-                    if let Some(found) = Self::get_in_file(file, &lookup, tables)? {
+                    if let Some(found) = Self::get_in_file(file, &lookup, hash, tables)? {
                         return Ok(found);
                     }
                 }
@@ -111,9 +113,14 @@ impl Version {
         Ok(Lookup::NotFound)
     }
 
-    fn get_in_file(file: &FileMeta, lookup: &[u8], tables: &TableCache) -> Result<Option<Lookup>> {
+    fn get_in_file(
+        file: &FileMeta,
+        lookup: &[u8],
+        hash: u64,
+        tables: &TableCache,
+    ) -> Result<Option<Lookup>> {
         let table = tables.get(file.number, file.file_size)?;
-        let Some((found_key, value)) = table.get(lookup)? else {
+        let Some((found_key, value)) = table.get(lookup, hash)? else {
             return Ok(None);
         };
         let parsed = parse_internal_key(&found_key).ok_or_else(|| {
