@@ -31,6 +31,9 @@ use crate::key::compare_internal;
 /// Tallest tower; with 1-in-2 branching this suits lists of a million entries and more
 /// (a 64 MiB memtable holds about 450,000 of db_bench's).
 const MAX_HEIGHT: usize = 20;
+/// A backward step's search stops at this level and walks level 0 from there: with
+/// 1-in-2 heights, a batch of about 2^4 = 16 predecessors.
+const BACKWARD_BATCH_LEVEL: usize = 4;
 const POINTER: usize = std::mem::size_of::<AtomicPtr<Node>>();
 const HEADER: usize = std::mem::size_of::<Node>();
 
@@ -279,6 +282,38 @@ impl SkipList {
         }
     }
 
+    /// The nodes before `target` (those whose key is < it), up to about
+    /// `2^BACKWARD_BATCH_LEVEL` of them, in list order, into `out`. The search stops
+    /// descending at that level and walks level 0 from there, so a backward walk pays
+    /// one descent per batch rather than one per step.
+    fn predecessors(&self, target: &[u8], out: &mut Vec<NonNull<Node>>) {
+        out.clear();
+        let mut x: Link = None;
+        let mut level = self.height.load(Ordering::Relaxed) - 1;
+        let stop = BACKWARD_BATCH_LEVEL.min(level);
+        loop {
+            let next = self.next(x, level);
+            // SAFETY: a published node (rule 2) that lives as long as `self`.
+            if !next.is_null() && unsafe { compare_internal(node_key(nn(next)), target) }.is_lt() {
+                x = Some(nn(next));
+            } else if level == stop {
+                break;
+            } else {
+                level -= 1;
+            }
+        }
+        out.extend(x);
+        loop {
+            let next = self.next(x, 0);
+            // SAFETY: as above.
+            if next.is_null() || !unsafe { compare_internal(node_key(nn(next)), target) }.is_lt() {
+                return;
+            }
+            x = Some(nn(next));
+            out.push(nn(next));
+        }
+    }
+
     /// The first node, if any.
     fn first(&self) -> Option<NonNull<Node>> {
         NonNull::new(self.next(None, 0))
@@ -307,21 +342,35 @@ impl SkipList {
 }
 
 /// A cursor over a list that it keeps alive; it moves either way and lends each entry.
-/// Stepping forward follows one pointer; stepping back searches for the predecessor
-/// (the list has no back links), as LevelDB's and RocksDB's memtables do.
+/// Stepping forward follows one pointer. The list has no back links, so stepping back
+/// searches: one search finds a batch of about 16 predecessors (see
+/// [`SkipList::predecessors`]), and the next steps back take them from the batch. A
+/// search per step, as LevelDB's and RocksDB's memtables do, made the memtable 30% of
+/// a reverse scan.
+///
+/// A node inserted after the batch was taken is not in it. That is sound for every
+/// reader: nodes inserted while a cursor is open carry sequence numbers above its
+/// snapshot (a write is published after its insert), and flushes read frozen lists.
 pub(super) struct Cursor {
     list: Arc<SkipList>,
     /// Always a node of `list`.
     node: Option<NonNull<Node>>,
+    /// When the last move was a step back: the nodes before `node`, nearest last.
+    /// Empty otherwise.
+    behind: Vec<NonNull<Node>>,
 }
 
-// SAFETY: the cursor's pointer is into `list`'s arena, which the cursor's `Arc` keeps
+// SAFETY: the cursor's pointers (`node` and `behind`) are into `list`'s arena, which the cursor's `Arc` keeps
 // alive; the list itself is Send and Sync.
 unsafe impl Send for Cursor {}
 
 impl Cursor {
     pub(super) fn new(list: Arc<SkipList>) -> Self {
-        Cursor { list, node: None }
+        Cursor {
+            list,
+            node: None,
+            behind: Vec::new(),
+        }
     }
 
     pub(super) fn valid(&self) -> bool {
@@ -329,32 +378,40 @@ impl Cursor {
     }
 
     pub(super) fn seek_to_first(&mut self) {
+        self.behind.clear();
         self.node = self.list.first();
     }
 
     pub(super) fn seek_to_last(&mut self) {
+        self.behind.clear();
         self.node = self.list.last();
     }
 
     /// To the first entry >= `target`.
     pub(super) fn seek(&mut self, target: &[u8]) {
+        self.behind.clear();
         self.node = self.list.seek(target);
     }
 
     /// To the last entry <= `target`.
     pub(super) fn seek_for_prev(&mut self, target: &[u8]) {
+        self.behind.clear();
         self.node = self.list.last_before(target, true);
     }
 
     pub(super) fn next(&mut self) {
+        self.behind.clear();
         self.node = self.node.and_then(|n| self.list.successor(n));
     }
 
     pub(super) fn prev(&mut self) {
-        if let Some(n) = self.node {
+        if let Some(n) = self.behind.pop() {
+            self.node = Some(n);
+        } else if let Some(n) = self.node {
             // SAFETY: `n` is a node of `self.list`, alive while `self` is.
             let key = unsafe { node_key(n) };
-            self.node = self.list.last_before(key, false);
+            self.list.predecessors(key, &mut self.behind);
+            self.node = self.behind.pop();
         }
     }
 
@@ -504,6 +561,52 @@ mod tests {
             let at_or_before = sorted.iter().rev().find(|k| le(k)).cloned();
             c.seek_for_prev(&t);
             prop_assert_eq!(at(&c), at_or_before);
+        }
+    }
+
+    proptest! {
+        /// Steps either way, with seeks between, agree with a sorted model: batches of
+        /// predecessors are dropped whenever the cursor moves any other way.
+        #[test]
+        fn a_walk_with_turns_matches_a_sorted_model(
+            n in 1u32..600,
+            steps in prop::collection::vec((0u8..10, 0u32..700), 1..200),
+        ) {
+            let list = Arc::new(SkipList::new());
+            // Inserted out of order, so towers differ from run to run of `n`.
+            let key = |i: u32| make_internal_key(format!("{:05}", i * 2).as_bytes(), 1, ValueKind::Put);
+            for i in (0..n).map(|i| (i * 7919) % n) {
+                let k = key(i);
+                list.insert([&k[..5], &k[5..]], b"");
+            }
+            let sorted: Vec<Vec<u8>> = (0..n).map(key).collect();
+            let mut c = Cursor::new(Arc::clone(&list));
+            let mut at_model: Option<usize> = None;
+            for (op, arg) in steps {
+                // An odd probe falls between two keys; `arg / 2` may equal one.
+                let probe = make_internal_key(format!("{arg:05}").as_bytes(), 1, ValueKind::Put);
+                match op {
+                    0 => { c.seek_to_first(); at_model = Some(0); }
+                    1 => { c.seek_to_last(); at_model = Some(sorted.len() - 1); }
+                    2 => {
+                        c.seek(&probe);
+                        at_model = sorted.iter().position(|k| !compare_internal(k, &probe).is_lt());
+                    }
+                    3 => {
+                        c.seek_for_prev(&probe);
+                        at_model = sorted.iter().rposition(|k| !compare_internal(k, &probe).is_gt());
+                    }
+                    4..=6 => if at_model.is_some() {
+                        c.next();
+                        at_model = at_model.map(|i| i + 1).filter(|&i| i < sorted.len());
+                    },
+                    _ => if at_model.is_some() {
+                        c.prev();
+                        at_model = at_model.and_then(|i| i.checked_sub(1));
+                    },
+                }
+                prop_assert_eq!(at(&c), at_model.map(|i| sorted[i].clone()));
+            }
         }
     }
 
