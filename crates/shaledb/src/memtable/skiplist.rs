@@ -187,6 +187,11 @@ impl SkipList {
             x = later(x, fingers[level]);
             loop {
                 let next = self.next(x, level);
+                if let Some(n) = NonNull::new(next) {
+                    // As in `search`.
+                    // SAFETY: `n` was reached at `level`, so its tower reaches `level`.
+                    prefetch(unsafe { tower(n, level) }.load(Ordering::Relaxed));
+                }
                 // SAFETY: `next` came from the list, so it is a published node (rule 2).
                 if next.is_null() || !unsafe { compare_internal(node_key(nn(next)), key) }.is_lt() {
                     break;
@@ -267,6 +272,12 @@ impl SkipList {
         let mut level = self.height.load(Ordering::Relaxed) - 1;
         loop {
             let next = self.next(x, level);
+            if let Some(n) = NonNull::new(next) {
+                // The node after `next` at this level is the next one compared if the
+                // search moves on; start fetching it while `next`'s key is compared.
+                // SAFETY: `n` was reached at `level`, so its tower reaches `level`.
+                prefetch(unsafe { tower(n, level) }.load(Ordering::Relaxed));
+            }
             let advance = !next.is_null() && {
                 // SAFETY: a published node (rule 2) that lives as long as `self`.
                 let order = compare_internal(unsafe { node_key(nn(next)) }, target);
@@ -442,6 +453,21 @@ fn later(a: Link, b: Link) -> Link {
         }
         (None, other) | (other, None) => other,
     }
+}
+
+/// Asks the CPU to start loading the cache line at `node` (a hint: nothing is read,
+/// and a null or stale pointer is harmless).
+#[inline(always)]
+fn prefetch(node: *mut Node) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing the program sees.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            node.cast::<i8>().cast_const(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = node;
 }
 
 fn nn(p: *mut Node) -> NonNull<Node> {
