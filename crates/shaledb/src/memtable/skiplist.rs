@@ -413,6 +413,11 @@ impl Cursor {
     pub(super) fn next(&mut self) {
         self.behind.clear();
         self.node = self.node.and_then(|n| self.list.successor(n));
+        if let Some(n) = self.node {
+            // A scan usually steps on: start loading the entry after this one.
+            // SAFETY: every node has a level 0.
+            prefetch(unsafe { tower(n, 0) }.load(Ordering::Relaxed));
+        }
     }
 
     pub(super) fn prev(&mut self) {
