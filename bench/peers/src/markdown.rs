@@ -78,6 +78,11 @@ const NOT_COMPARABLE: &[&str] = &[
     "**Reads come mostly from the operating system's page cache**: the data set (about 116 MB \
      at `--num 1000000`) is far smaller than the machine's memory, so the read benchmarks \
      measure each engine's read path on the CPU, not the disk.",
+    "**Memtable bloom filters**: ShaleDB and RocksDB each keep a bloom filter over the \
+     whole keys in every memtable, 1% of the memtable's size (RocksDB's \
+     `memtable_prefix_bloom_size_ratio` with `memtable_whole_key_filtering`), so a get of a \
+     key the memtable lacks skips its skip list. fjall, sled, redb and rusty-leveldb have no \
+     such setting.",
     "**fillsync** is bound by the device's sync latency; the raw rate beside it (4 KiB \
      appends, each followed by `fdatasync`, in the database directory) is the ceiling for one \
      thread without group commit.",
