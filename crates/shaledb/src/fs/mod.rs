@@ -10,6 +10,7 @@
 
 mod fault;
 mod mmap_log;
+mod named;
 mod real;
 
 use std::fmt::Debug;

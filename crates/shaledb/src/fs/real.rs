@@ -7,6 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::named::{at, Named};
 use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
 
 /// The default [`FileSystem`]: plain files, `fdatasync`, and `flock`-style locks.
@@ -128,8 +129,9 @@ impl FileSystem for RealFileSystem {
             .write(true)
             .create(true)
             .truncate(true)
-            .open(path)?;
-        Ok(Box::new(RealWritable::new(file)))
+            .open(path)
+            .map_err(at(path))?;
+        Ok(Box::new(Named::new(RealWritable::new(file), path)))
     }
 
     fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
@@ -139,31 +141,35 @@ impl FileSystem for RealFileSystem {
             .write(true)
             .create(true)
             .truncate(true)
-            .open(path)?;
-        match super::mmap_log::create(file.try_clone()?)? {
-            Some(log) => Ok(Box::new(log)),
-            None => Ok(Box::new(RealWritable::new(file))),
+            .open(path)
+            .map_err(at(path))?;
+        let mapped = file
+            .try_clone()
+            .and_then(super::mmap_log::create)
+            .map_err(at(path))?;
+        match mapped {
+            Some(log) => Ok(Box::new(Named::new(log, path))),
+            None => Ok(Box::new(Named::new(RealWritable::new(file), path))),
         }
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        Ok(Arc::new(RealRandomAccess {
-            file: File::open(path)?,
-        }))
+        let file = File::open(path).map_err(at(path))?;
+        Ok(Arc::new(Named::new(RealRandomAccess { file }, path)))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        std::fs::rename(from, to)
+        std::fs::rename(from, to).map_err(at(from))
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        std::fs::remove_file(path)
+        std::fs::remove_file(path).map_err(at(path))
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
-        for entry in std::fs::read_dir(dir)? {
-            if let Ok(name) = entry?.file_name().into_string() {
+        for entry in std::fs::read_dir(dir).map_err(at(dir))? {
+            if let Ok(name) = entry.map_err(at(dir))?.file_name().into_string() {
                 names.push(name);
             }
         }
@@ -171,7 +177,7 @@ impl FileSystem for RealFileSystem {
     }
 
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(dir)
+        std::fs::create_dir_all(dir).map_err(at(dir))
     }
 
     fn exists(&self, path: &Path) -> bool {
@@ -184,8 +190,9 @@ impl FileSystem for RealFileSystem {
             .write(true)
             .create(true)
             .truncate(false)
-            .open(path)?;
-        let canonical = path.canonicalize()?;
+            .open(path)
+            .map_err(at(path))?;
+        let canonical = path.canonicalize().map_err(at(path))?;
         let mut set = locked_paths()
             .lock()
             .map_err(|_| io::Error::other("lock registry poisoned"))?;
@@ -197,7 +204,7 @@ impl FileSystem for RealFileSystem {
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(io::Error::from(io::ErrorKind::WouldBlock))
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            Err(std::fs::TryLockError::Error(e)) => return Err(at(path)(e)),
         }
         set.insert(canonical.clone());
         Ok(Box::new(RealLock {
@@ -207,6 +214,6 @@ impl FileSystem for RealFileSystem {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        File::open(dir)?.sync_all()
+        File::open(dir).and_then(|d| d.sync_all()).map_err(at(dir))
     }
 }
