@@ -15,7 +15,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The operating system failed a file operation.
+    /// The operating system failed a file operation. With the real file system the
+    /// message starts with the file's path; the kind is the operating system's.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 
