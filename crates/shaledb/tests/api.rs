@@ -192,49 +192,30 @@ fn open_creates_a_missing_directory() {
 #[test]
 fn bad_options_are_refused_before_anything_is_created() {
     let root = temp_dir();
+    let with = |change: fn(&mut Options)| {
+        let mut options = Options::default();
+        change(&mut options);
+        options
+    };
     let bad: Vec<(&str, Options)> = vec![
         (
             "memtable_bloom_ratio NaN",
-            Options {
-                memtable_bloom_ratio: f64::NAN,
-                ..Default::default()
-            },
+            with(|o| o.memtable_bloom_ratio = f64::NAN),
         ),
         (
             "memtable_bloom_ratio negative",
-            Options {
-                memtable_bloom_ratio: -0.01,
-                ..Default::default()
-            },
+            with(|o| o.memtable_bloom_ratio = -0.01),
         ),
         (
             "memtable_bloom_ratio above 0.25",
-            Options {
-                memtable_bloom_ratio: 0.5,
-                ..Default::default()
-            },
+            with(|o| o.memtable_bloom_ratio = 0.5),
         ),
         (
             "bloom_bits_per_key above 64",
-            Options {
-                bloom_bits_per_key: 65,
-                ..Default::default()
-            },
+            with(|o| o.bloom_bits_per_key = 65),
         ),
-        (
-            "one level",
-            Options {
-                num_levels: 1,
-                ..Default::default()
-            },
-        ),
-        (
-            "no background jobs",
-            Options {
-                max_background_jobs: 0,
-                ..Default::default()
-            },
-        ),
+        ("one level", with(|o| o.num_levels = 1)),
+        ("no background jobs", with(|o| o.max_background_jobs = 0)),
     ];
     for (what, options) in bad {
         let path = root.path().join("db");

@@ -16,7 +16,8 @@ pub(super) fn at(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
     move |e| named(e, path)
 }
 
-/// Kept out of line, so the handles' success paths stay as short as the wrapped ones.
+/// Kept out of line and cold, so the handles' success paths stay as short as the
+/// wrapped ones.
 #[cold]
 #[inline(never)]
 fn named(e: io::Error, path: &Path) -> io::Error {
@@ -39,20 +40,12 @@ impl<F> Named<F> {
 }
 
 impl<F: WritableFile> WritableFile for Named<F> {
-    #[inline]
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        match self.inner.append(data) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(named(e, &self.path)),
-        }
+        self.inner.append(data).map_err(at(&self.path))
     }
 
-    #[inline]
     fn flush(&mut self) -> io::Result<()> {
-        match self.inner.flush() {
-            Ok(()) => Ok(()),
-            Err(e) => Err(named(e, &self.path)),
-        }
+        self.inner.flush().map_err(at(&self.path))
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -69,12 +62,10 @@ impl<F: WritableFile> WritableFile for Named<F> {
 }
 
 impl<F: RandomAccessFile> RandomAccessFile for Named<F> {
-    #[inline]
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        match self.inner.read_exact_at(buf, offset) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(named(e, &self.path)),
-        }
+        self.inner
+            .read_exact_at(buf, offset)
+            .map_err(at(&self.path))
     }
 
     fn size(&self) -> io::Result<u64> {

@@ -187,11 +187,7 @@ impl SkipList {
             x = later(x, fingers[level]);
             loop {
                 let next = self.next(x, level);
-                if let Some(n) = NonNull::new(next) {
-                    // As in `search`.
-                    // SAFETY: `n` was reached at `level`, so its tower reaches `level`.
-                    prefetch(unsafe { tower(n, level) }.load(Ordering::Relaxed));
-                }
+                prefetch_successor(next, level);
                 // SAFETY: `next` came from the list, so it is a published node (rule 2).
                 if next.is_null() || !unsafe { compare_internal(node_key(nn(next)), key) }.is_lt() {
                     break;
@@ -268,16 +264,19 @@ impl SkipList {
     /// link newer nodes in between at any moment, so the successor must be the very
     /// pointer the search looked at, never a second load.
     fn search(&self, target: &[u8], inclusive: bool) -> (Link, Option<NonNull<Node>>) {
+        let (x, next) = self.descend(target, inclusive, 0);
+        (x, NonNull::new(next))
+    }
+
+    /// Descends from the top level down to level `stop`, moving on past every node
+    /// before `target` (< it, or <= it when `inclusive`). Returns the last such node at
+    /// `stop` (`None` for the head) and the pointer after it that the search compared.
+    fn descend(&self, target: &[u8], inclusive: bool, stop: usize) -> (Link, *mut Node) {
         let mut x: Link = None;
         let mut level = self.height.load(Ordering::Relaxed) - 1;
         loop {
             let next = self.next(x, level);
-            if let Some(n) = NonNull::new(next) {
-                // The node after `next` at this level is the next one compared if the
-                // search moves on; start fetching it while `next`'s key is compared.
-                // SAFETY: `n` was reached at `level`, so its tower reaches `level`.
-                prefetch(unsafe { tower(n, level) }.load(Ordering::Relaxed));
-            }
+            prefetch_successor(next, level);
             let advance = !next.is_null() && {
                 // SAFETY: a published node (rule 2) that lives as long as `self`.
                 let order = compare_internal(unsafe { node_key(nn(next)) }, target);
@@ -285,8 +284,8 @@ impl SkipList {
             };
             if advance {
                 x = Some(nn(next));
-            } else if level == 0 {
-                return (x, NonNull::new(next));
+            } else if level <= stop {
+                return (x, next);
             } else {
                 level -= 1;
             }
@@ -306,20 +305,8 @@ impl SkipList {
         out: &mut Vec<NonNull<Node>>,
         scratch: &mut Vec<NonNull<Node>>,
     ) {
-        let mut x: Link = None;
-        let mut level = self.height.load(Ordering::Relaxed) - 1;
-        let stop = BACKWARD_BATCH_LEVEL.min(level);
-        loop {
-            let next = self.next(x, level);
-            // SAFETY: a published node (rule 2) that lives as long as `self`.
-            if !next.is_null() && unsafe { compare_internal(node_key(nn(next)), target) }.is_lt() {
-                x = Some(nn(next));
-            } else if level == stop {
-                break;
-            } else {
-                level -= 1;
-            }
-        }
+        let stop = BACKWARD_BATCH_LEVEL.min(self.height.load(Ordering::Relaxed) - 1);
+        let (x, _) = self.descend(target, false, stop);
         // `out`: the nodes from `x` (or the head) up to `target` at the level above.
         out.clear();
         out.extend(x);
@@ -423,8 +410,8 @@ pub(super) struct Cursor {
     scratch: Vec<NonNull<Node>>,
 }
 
-// SAFETY: the cursor's pointers (`node` and `behind`) are into `list`'s arena, which the cursor's `Arc` keeps
-// alive; the list itself is Send and Sync.
+// SAFETY: the cursor's pointers (`node`, `behind` and `scratch`) are into `list`'s
+// arena, which the cursor's `Arc` keeps alive; the list itself is Send and Sync.
 unsafe impl Send for Cursor {}
 
 impl Cursor {
@@ -532,6 +519,17 @@ fn prefetch(node: *mut Node) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = node;
+}
+
+/// Prefetches the node after `next` at `level` (when `next` is a node reached at that
+/// level): the next one a search compares if it moves on, fetched while `next`'s key is
+/// compared.
+#[inline(always)]
+fn prefetch_successor(next: *mut Node, level: usize) {
+    if let Some(n) = NonNull::new(next) {
+        // SAFETY: `n` was reached at `level`, so its tower reaches `level`.
+        prefetch(unsafe { tower(n, level) }.load(Ordering::Relaxed));
+    }
 }
 
 /// Prefetches a node's header and the next two cache lines, which hold the key and
