@@ -112,6 +112,7 @@ pub(crate) struct BatchEntry<'a> {
 }
 
 /// A batch decoded from a log record; entries are checked as they are read.
+#[derive(Debug)]
 pub(crate) struct DecodedBatch<'a> {
     pub sequence: SequenceNumber,
     pub count: u32,

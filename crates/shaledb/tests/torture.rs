@@ -20,7 +20,8 @@
 //! * **Simulated power loss.** In-process, through `FaultInjectionFs`: a timer
 //!   thread (or the workload itself, after a random number of steps) freezes
 //!   the disk, the database is dropped and `power_loss` throws away everything
-//!   not synced, sometimes tearing the last unsynced write. Now and then the
+//!   not synced, or keeps a random prefix of each file's unsynced bytes, or a
+//!   random number of its unsynced appends, whole. Now and then the
 //!   power also fails while the next `open` is still recovering.
 //!
 //! The oracle is a journal. Before write `i` is issued the workload records

@@ -99,6 +99,14 @@ fn log(path: &Path, codec: Codec, limit: usize, out: &mut dyn Write) -> Result<(
     writeln!(out, "records: {}, entries: {entries}", dump.records.len())?;
     let mut shown = 0;
     for r in &dump.records {
+        if let Some(c) = r.continues {
+            writeln!(
+                out,
+                "record at offset {}: continues log {:06} from byte {}",
+                r.offset, c.log, c.from_byte
+            )?;
+            continue;
+        }
         writeln!(
             out,
             "record at offset {}: sequence {}, {} entries",

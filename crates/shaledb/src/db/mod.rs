@@ -17,8 +17,11 @@ mod flush;
 mod open;
 mod read;
 mod repair;
+#[cfg(test)]
+mod replay_tests;
 mod snapshot;
 mod stats;
+mod wal;
 mod write;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -40,8 +43,8 @@ use crate::key::SequenceNumber;
 use crate::memtable::Memtable;
 use crate::options::Options;
 use crate::version::{Version, VersionSet};
-use crate::wal::LogWriter;
 use stats::Stats;
+use wal::Wal;
 use write::Writer;
 
 /// The sources a read consults, captured together: the active memtable, the frozen
@@ -65,11 +68,6 @@ pub(crate) struct State {
     pub pending_outputs: HashSet<u64>,
     /// A manual compaction waiting for or holding the compaction slot.
     pub manual_compaction: bool,
-}
-
-/// The open log being appended to.
-pub(crate) struct Wal {
-    pub writer: LogWriter,
 }
 
 /// Everything shared by the handle and the background threads.
@@ -167,6 +165,9 @@ impl DbCore {
             versions.log_number(),
             versions.manifest_number(),
         );
+        if let Some(wal) = self.wal.lock().as_mut() {
+            wal.forget_logs_below(log_number);
+        }
         let Ok(names) = self.fs.list(&self.dir) else {
             return;
         };
@@ -219,7 +220,7 @@ impl DbHandle {
         // Hand everything written to the OS; keep going to release the lock even if it
         // fails, then report the failure.
         let flushed = match self.core.wal.lock().as_mut() {
-            Some(wal) => wal.writer.flush().map_err(Error::from),
+            Some(wal) => wal.flush().map_err(Error::from),
             None => Ok(()),
         };
         *self.core.lock.lock() = None;

@@ -5,7 +5,7 @@
 //! fresh log and a fresh manifest are then started and the old ones deleted. A torn or
 //! corrupt record ends the replay (point-in-time mode) or fails the open (strict mode).
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +15,6 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::background::spawn_workers;
 use super::{filename, DbCore, State, SuperVersion, Wal};
-use crate::batch::DecodedBatch;
 use crate::cache::{BlockCache, TableCache};
 use crate::error::{Error, Result};
 use crate::fs::read_all;
@@ -23,7 +22,7 @@ use crate::key::SequenceNumber;
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
 use crate::version::{VersionEdit, VersionSet};
-use crate::wal::{LogReader, LogWriter, ReadOutcome};
+use crate::wal::{LogLink, LogReader, ReadOutcome, WalRecord};
 
 pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<JoinHandle<()>>)> {
     options.validate()?;
@@ -137,16 +136,14 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         options,
     });
 
-    let (max_seq, damaged_log) = core.replay_logs(&logs)?;
+    let (max_seq, damaged_log) = core.replay_logs(&logs, min_log)?;
     core.last_sequence.fetch_max(max_seq, Ordering::AcqRel);
 
     // Start the new log, then record that every older log is obsolete.
     let path = filename::log_path(dir, new_log);
     let file = core.create_log_file(&path)?;
     fs.sync_dir(dir)?;
-    *core.wal.lock() = Some(Wal {
-        writer: LogWriter::preallocating(file),
-    });
+    *core.wal.lock() = Some(Wal::new(new_log, file));
     {
         let mut versions = core.versions.lock();
         versions.set_last_sequence(core.last_sequence.load(Ordering::Acquire));
@@ -213,9 +210,10 @@ fn check_manifest_is_current(
 }
 
 impl DbCore {
-    /// Replays `logs` (sorted) into level-0 tables. Returns the largest sequence seen and,
-    /// if replay stopped at damage, the number of the damaged log.
-    fn replay_logs(&self, logs: &[u64]) -> Result<(SequenceNumber, Option<u64>)> {
+    /// Replays `logs` (sorted; every log at or above the manifest's `min_log`) into
+    /// level-0 tables. Returns the largest sequence seen and, if replay stopped at
+    /// damage, the number of the damaged log.
+    fn replay_logs(&self, logs: &[u64], min_log: u64) -> Result<(SequenceNumber, Option<u64>)> {
         let mut max_seq = self.last_sequence.load(Ordering::Acquire);
         // Memtables are flushed in sequence order, so every batch at or below the newest
         // flushed sequence number is already in a table (a log can outlive its flush,
@@ -230,6 +228,8 @@ impl DbCore {
             .unwrap_or(0);
         let mut mem = Arc::new(Memtable::new(0, 0));
         let mut damaged_log = None;
+        // Where each log replayed so far ends: the end of its last intact record.
+        let mut replayed: HashMap<u64, u64> = HashMap::new();
         'logs: for &number in logs {
             let path = filename::log_path(&self.dir, number);
             let bytes = read_all(self.fs.as_ref(), &path)?;
@@ -238,9 +238,12 @@ impl DbCore {
                 let damage = match reader.read_record() {
                     ReadOutcome::Eof => break,
                     ReadOutcome::Damaged { offset, reason, .. } => Some((offset, reason)),
-                    ReadOutcome::Record { offset, data } => match DecodedBatch::decode(&data) {
+                    ReadOutcome::Record { offset, data } => match WalRecord::decode(&data) {
                         Err(reason) => Some((offset, reason)),
-                        Ok(batch) => {
+                        Ok(WalRecord::Link(link)) => {
+                            broken_link(&link, &replayed, min_log).map(|reason| (offset, reason))
+                        }
+                        Ok(WalRecord::Batch(batch)) => {
                             if batch.count > 0 {
                                 let end = batch.sequence + u64::from(batch.count) - 1;
                                 if end > flushed_seq {
@@ -266,6 +269,7 @@ impl DbCore {
                     mem = Arc::new(Memtable::new(0, 0));
                 }
             }
+            replayed.insert(number, reader.end_of_last_record());
         }
         self.flush_recovered(&mem, max_seq)?;
         Ok((max_seq, damaged_log))
@@ -297,5 +301,27 @@ impl DbCore {
             entries += table.verify()?;
         }
         Ok(entries)
+    }
+}
+
+/// Why the records after `link` cannot continue the replay, if they cannot: the log it
+/// names lost part of its tail (a power loss before it was synced), or is missing.
+/// Resuming after such a gap would keep later writes and lose earlier ones.
+fn broken_link(link: &LogLink, replayed: &HashMap<u64, u64>, min_log: u64) -> Option<String> {
+    if link.previous < min_log {
+        // Its memtable was flushed: its records are in tables.
+        return None;
+    }
+    match replayed.get(&link.previous) {
+        None => Some(format!(
+            "this log continues log {}, which is missing",
+            link.previous
+        )),
+        Some(&end) if end < link.length => Some(format!(
+            "this log continues log {} from byte {}, but that log ends at byte {end}: its \
+             unsynced tail was lost",
+            link.previous, link.length
+        )),
+        Some(_) => None,
     }
 }

@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{filename, flush, Db};
-use crate::batch::DecodedBatch;
 use crate::error::{Error, Result};
 use crate::fs::{read_all, FileSystem};
 use crate::iter::InternalIterator;
@@ -28,7 +27,7 @@ use crate::memtable::Memtable;
 use crate::options::Options;
 use crate::table::TableReader;
 use crate::version::{FileMeta, VersionEdit, VersionSet};
-use crate::wal::{LogReader, ReadOutcome};
+use crate::wal::{LogReader, ReadOutcome, WalRecord};
 
 /// What [`repair`] found and did.
 #[derive(Debug, Default)]
@@ -209,9 +208,12 @@ impl Repairer<'_> {
                     note = format!("replayed up to offset {offset}: {reason}");
                     break;
                 }
-                ReadOutcome::Record { offset, data } => match DecodedBatch::decode(&data) {
-                    Ok(batch) => super::write::insert_decoded(&mem, &batch)
+                ReadOutcome::Record { offset, data } => match WalRecord::decode(&data) {
+                    Ok(WalRecord::Batch(batch)) => super::write::insert_decoded(&mem, &batch)
                         .map_err(|d| Error::corruption(&path, offset, d))?,
+                    // Repair salvages every log, whether or not the one before it kept
+                    // its tail.
+                    Ok(WalRecord::Link(_)) => {}
                     Err(reason) => {
                         note = format!("replayed up to offset {offset}: {reason}");
                         break;

@@ -282,11 +282,7 @@ impl DbCore {
             "shaledb.user-bytes-written" => stats.user_bytes_written.load(Ordering::Relaxed),
             "shaledb.flush-bytes" => stats.flush_bytes.load(Ordering::Relaxed),
             "shaledb.wal-mapped-bytes" => {
-                let open_log = self
-                    .wal
-                    .lock()
-                    .as_ref()
-                    .map_or(0, |w| w.writer.mapped_bytes());
+                let open_log = self.wal.lock().as_ref().map_or(0, |w| w.mapped_bytes());
                 stats.wal_mapped_bytes.load(Ordering::Relaxed) + open_log
             }
             "shaledb.stall-micros" => {

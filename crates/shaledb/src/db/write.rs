@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 
-use super::{filename, Db, DbCore, Wal};
+use super::{filename, Db, DbCore};
 use crate::batch::{DecodedBatch, WriteBatch};
 use crate::error::{Error, Result};
 use crate::key::MAX_SEQUENCE;
 use crate::memtable::Memtable;
 use crate::options::WriteOptions;
-use crate::wal::LogWriter;
 
 /// A group stops growing past this many bytes, so one slow writer's latency stays
 /// bounded.
@@ -159,13 +158,7 @@ impl DbCore {
         if !me.disable_wal && count > 0 {
             let appended = match self.wal.lock().as_mut() {
                 None => return Err(Error::Closed),
-                Some(wal) => wal.writer.add_record(record.encoded()).and_then(|()| {
-                    if sync {
-                        wal.writer.sync()
-                    } else {
-                        wal.writer.flush()
-                    }
-                }),
+                Some(wal) => wal.append(record.encoded(), sync),
             };
             if let Err(e) = appended {
                 // The log may hold part of this record; nothing more may be written to
@@ -272,23 +265,25 @@ impl DbCore {
         };
         {
             let mut wal = self.wal.lock();
-            if let Some(old) = wal.as_mut() {
-                // The old log must be durable before records go to the new one, so a
-                // power loss can never keep later writes and lose earlier ones.
-                if let Err(e) = old.writer.sync_final() {
+            let Some(wal) = wal.as_mut() else {
+                let _ = self.fs.remove(&path);
+                return Err(Error::Closed);
+            };
+            // The old log is not synced here (see `db/wal.rs`): the next sync makes it
+            // durable, or its flush makes it obsolete.
+            match wal.switch(number, file) {
+                // The open log's count is read live (see `shaledb.wal-mapped-bytes`).
+                Ok(mapped) => self
+                    .stats
+                    .wal_mapped_bytes
+                    .fetch_add(mapped, Ordering::Relaxed),
+                Err(e) => {
                     let err = Error::Io(e);
                     self.set_bg_error_locked(state, err.duplicate());
                     let _ = self.fs.remove(&path);
                     return Err(err);
                 }
-                // The open log's count is read live (see `shaledb.wal-mapped-bytes`).
-                self.stats
-                    .wal_mapped_bytes
-                    .fetch_add(old.writer.mapped_bytes(), Ordering::Relaxed);
-            }
-            *wal = Some(Wal {
-                writer: LogWriter::preallocating(file),
-            });
+            };
         }
         let old = std::mem::replace(
             &mut state.mem,

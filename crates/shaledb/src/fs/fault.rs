@@ -2,7 +2,8 @@
 //! operations fail, wrapping the real file system.
 //!
 //! Power loss: data appended since a file's last sync is lost (all of it, or a random
-//! prefix of it, to model a torn write); where that data overwrote preallocated zeros
+//! prefix of it, to model a torn write, or a random number of whole appends, to model
+//! a file system that keeps writes in order); where that data overwrote preallocated zeros
 //! that a sync had made durable, the zeros come back. Files created since the last
 //! sync of their directory disappear, and a name that a rename replaced since then gets its old
 //! content back (the rename's source name does not reappear). Removals are applied at
@@ -13,12 +14,15 @@
 //!
 //! Failures: [`FaultInjectionFs::fail`] makes the next matching operations fail with
 //! an I/O error (`ENOSPC` for [`FaultKind::DiskFull`]).
+//!
+//! Timing: [`FaultInjectionFs::hold_tables`] makes table creation wait, so flushes and
+//! compactions stall at a known point until it is released or the disk is frozen.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::{FileLock, FileSystem, RandomAccessFile, RealFileSystem, WritableFile};
 
@@ -37,6 +41,15 @@ pub enum FaultKind {
     Create,
 }
 
+/// How a power loss tears the unsynced tail of a file.
+#[derive(Debug, Clone, Copy)]
+enum Tear {
+    /// A random prefix survives.
+    AnyByte,
+    /// A random number of whole appends survives.
+    BetweenAppends,
+}
+
 #[derive(Debug, Default)]
 struct FileState {
     /// Bytes appended.
@@ -47,6 +60,8 @@ struct FileState {
     zeroed_to: u64,
     /// The end of the preallocated zeros a sync has made durable.
     synced_zeroed_to: u64,
+    /// Where each append since the last sync ended.
+    unsynced_appends: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +81,14 @@ struct Shared {
 pub struct FaultInjectionFs {
     shared: Arc<Mutex<Shared>>,
     frozen: Arc<AtomicBool>,
+    /// Whether creating a table waits (see [`FaultInjectionFs::hold_tables`]).
+    tables_held: Arc<(Mutex<bool>, Condvar)>,
+}
+
+/// A panic while holding one of these locks only happens inside a failing test; the
+/// state is still usable for reporting.
+fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn frozen_error() -> io::Error {
@@ -79,9 +102,7 @@ impl FaultInjectionFs {
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
-        // A panic while holding the lock only happens inside a failing test; the state
-        // is still usable for reporting.
-        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+        lock_ignoring_poison(&self.shared)
     }
 
     /// After `after` successful operations of `kind`, the next `count` fail.
@@ -97,14 +118,52 @@ impl FaultInjectionFs {
     /// Freezes the disk: every operation fails from now on, as if the machine stopped.
     pub fn crash(&self) {
         self.frozen.store(true, Ordering::SeqCst);
+        // Under the lock, so a table creation about to wait sees the freeze.
+        let _held = lock_ignoring_poison(&self.tables_held.0);
+        self.tables_held.1.notify_all();
+    }
+
+    /// While `hold` is true, creating a table file (`*.sst`) waits until it is false
+    /// again, or fails once [`FaultInjectionFs::crash`] freezes the disk. Flushes and
+    /// compactions stall before their first table, so a test can keep a frozen memtable
+    /// (and its log) from reaching a table until the power fails.
+    pub fn hold_tables(&self, hold: bool) {
+        *lock_ignoring_poison(&self.tables_held.0) = hold;
+        self.tables_held.1.notify_all();
+    }
+
+    fn wait_while_tables_held(&self, path: &Path) {
+        if path.extension().is_none_or(|e| e != "sst") {
+            return;
+        }
+        let mut held = lock_ignoring_poison(&self.tables_held.0);
+        while *held && !self.frozen.load(Ordering::SeqCst) {
+            held = self
+                .tables_held
+                .1
+                .wait(held)
+                .unwrap_or_else(|p| p.into_inner());
+        }
     }
 
     /// Simulates a power loss: drops every byte and name that was not synced, and
     /// thaws the disk. With `torn_seed`, each file keeps a random prefix of its unsynced
     /// tail instead of losing all of it.
     pub fn power_loss(&self, torn_seed: Option<u64>) -> io::Result<()> {
+        self.lose_unsynced(torn_seed.map(|seed| (seed, Tear::AnyByte)))
+    }
+
+    /// [`FaultInjectionFs::power_loss`] where each file keeps a random number of its
+    /// unsynced appends, whole: its tail is cut where an append ended, as on a file
+    /// system that persists writes in order. A log then often ends cleanly between two
+    /// records, with no torn record to show that more was written.
+    pub fn power_loss_between_appends(&self, seed: u64) -> io::Result<()> {
+        self.lose_unsynced(Some((seed, Tear::BetweenAppends)))
+    }
+
+    fn lose_unsynced(&self, torn: Option<(u64, Tear)>) -> io::Result<()> {
         let mut shared = self.lock();
-        shared.rng = torn_seed.unwrap_or(0) | 1;
+        shared.rng = torn.map_or(0, |(seed, _)| seed) | 1;
         let names: Vec<(PathBuf, Option<Vec<u8>>)> = shared.unsynced_names.drain().collect();
         for (path, old) in names {
             shared.files.remove(&path);
@@ -117,19 +176,31 @@ impl FaultInjectionFs {
                 },
             }
         }
-        let files: Vec<(PathBuf, u64, u64, u64)> = shared
-            .files
-            .iter()
-            .map(|(p, s)| (p.clone(), s.synced_len, s.len, s.synced_zeroed_to))
-            .collect();
-        for (path, synced, len, zeroed_to) in files {
-            let keep = if torn_seed.is_some() && len > synced {
-                shared.rng ^= shared.rng << 13;
-                shared.rng ^= shared.rng >> 7;
-                shared.rng ^= shared.rng << 17;
-                synced + shared.rng % (len - synced + 1)
-            } else {
-                synced
+        let files: Vec<(PathBuf, FileState)> = shared.files.drain().collect();
+        for (path, state) in files {
+            let FileState {
+                synced_len: synced,
+                len,
+                synced_zeroed_to: zeroed_to,
+                ..
+            } = state;
+            let keep = match torn {
+                Some((_, tear)) if len > synced => {
+                    shared.rng ^= shared.rng << 13;
+                    shared.rng ^= shared.rng >> 7;
+                    shared.rng ^= shared.rng << 17;
+                    let random = shared.rng;
+                    match tear {
+                        Tear::AnyByte => synced + random % (len - synced + 1),
+                        Tear::BetweenAppends => {
+                            let ends = &state.unsynced_appends;
+                            // usize to u64 and back: a count of appends held in memory.
+                            let kept = (random % (ends.len() as u64 + 1)) as usize;
+                            kept.checked_sub(1).map_or(synced, |i| ends[i])
+                        }
+                    }
+                }
+                _ => synced,
             };
             match std::fs::OpenOptions::new().write(true).open(&path) {
                 Ok(f) => {
@@ -143,7 +214,6 @@ impl FaultInjectionFs {
                 Err(e) => return Err(e),
             }
         }
-        shared.files.clear();
         self.frozen.store(false, Ordering::SeqCst);
         Ok(())
     }
@@ -179,6 +249,7 @@ impl FaultInjectionFs {
         path: &Path,
         create: impl FnOnce(&Path) -> io::Result<Box<dyn WritableFile>>,
     ) -> io::Result<Box<dyn WritableFile>> {
+        self.wait_while_tables_held(path);
         self.check(FaultKind::Create)?;
         let existed = path.exists();
         let inner = create(path)?;
@@ -211,7 +282,9 @@ impl WritableFile for FaultWritable {
         self.fs.check_write()?;
         self.inner.append(data)?;
         let mut shared = self.fs.lock();
-        shared.files.entry(self.path.clone()).or_default().len += data.len() as u64;
+        let state = shared.files.entry(self.path.clone()).or_default();
+        state.len += data.len() as u64;
+        state.unsynced_appends.push(state.len);
         Ok(())
     }
 
@@ -228,6 +301,7 @@ impl WritableFile for FaultWritable {
         let mut shared = self.fs.lock();
         let state = shared.files.entry(self.path.clone()).or_default();
         state.synced_len = state.len;
+        state.unsynced_appends.clear();
         state.synced_zeroed_to = state.zeroed_to;
         Ok(())
     }

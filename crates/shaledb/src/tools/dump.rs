@@ -4,13 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::batch::DecodedBatch;
 use crate::error::{Error, Result};
 use crate::fs::{read_all, FileSystem, RealFileSystem};
 use crate::iter::InternalIterator;
 use crate::key::{parse_internal_key, ValueKind};
 use crate::table::TableReader;
-use crate::wal::{LogReader, ReadOutcome};
+use crate::wal::{LogReader, ReadOutcome, WalRecord};
 
 /// Whether an entry is a value or a tombstone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,15 +123,27 @@ pub fn dump_table(path: &Path) -> Result<TableDump> {
     })
 }
 
-/// One write batch found in a log.
+/// One record found in a log: a write batch, or the link to the log before it.
 #[derive(Debug, Clone)]
 pub struct LogRecord {
     /// Offset of the record in the file.
     pub offset: u64,
-    /// Sequence number of the batch's first entry.
+    /// Sequence number of the batch's first entry (0 for a link).
     pub sequence: u64,
-    /// The batch's entries (sequence numbers filled in).
+    /// The batch's entries (sequence numbers filled in); none for a link.
     pub entries: Vec<TableEntry>,
+    /// For a link (the first record of a log started by a memtable switch): the log
+    /// this one continues.
+    pub continues: Option<LogContinuation>,
+}
+
+/// Which log a log continues, and where that log ended when it was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogContinuation {
+    /// The earlier log's file number.
+    pub log: u64,
+    /// Its length in bytes when it was closed.
+    pub from_byte: u64,
 }
 
 /// What a log file holds.
@@ -154,8 +165,20 @@ pub fn dump_log(path: &Path) -> Result<LogDump> {
             ReadOutcome::Eof => break None,
             ReadOutcome::Damaged { offset, reason, .. } => break Some((offset, reason)),
             ReadOutcome::Record { offset, data } => {
-                let batch = match DecodedBatch::decode(&data) {
-                    Ok(b) => b,
+                let batch = match WalRecord::decode(&data) {
+                    Ok(WalRecord::Batch(b)) => b,
+                    Ok(WalRecord::Link(link)) => {
+                        records.push(LogRecord {
+                            offset,
+                            sequence: 0,
+                            entries: Vec::new(),
+                            continues: Some(LogContinuation {
+                                log: link.previous,
+                                from_byte: link.length,
+                            }),
+                        });
+                        continue;
+                    }
                     Err(reason) => break Some((offset, reason)),
                 };
                 let mut entries = Vec::new();
@@ -172,6 +195,7 @@ pub fn dump_log(path: &Path) -> Result<LogDump> {
                     offset,
                     sequence: batch.sequence,
                     entries,
+                    continues: None,
                 });
             }
         }

@@ -5,6 +5,7 @@ mod dump;
 mod verify;
 
 pub use dump::{
-    dump_log, dump_table, BlockInfo, EntryKind, LogDump, LogRecord, TableDump, TableEntry,
+    dump_log, dump_table, BlockInfo, EntryKind, LogContinuation, LogDump, LogRecord, TableDump,
+    TableEntry,
 };
 pub use verify::VerifyReport;

@@ -10,9 +10,11 @@
 //! the reader reports it and every record before it is intact.
 
 mod reader;
+mod record;
 mod writer;
 
 pub(crate) use reader::{Damage, LogReader, ReadOutcome};
+pub(crate) use record::{LogLink, WalRecord};
 pub(crate) use writer::LogWriter;
 
 /// Size of a log block.

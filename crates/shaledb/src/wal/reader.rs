@@ -37,6 +37,8 @@ pub(crate) enum ReadOutcome {
 pub(crate) struct LogReader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Where the last record read ends.
+    record_end: usize,
     failed: bool,
 }
 
@@ -45,8 +47,14 @@ impl<'a> LogReader<'a> {
         LogReader {
             buf,
             pos: 0,
+            record_end: 0,
             failed: false,
         }
+    }
+
+    /// The offset just past the last record read: the end of its last fragment.
+    pub(crate) fn end_of_last_record(&self) -> u64 {
+        self.record_end as u64
     }
 
     /// Reads the next record.
@@ -134,10 +142,11 @@ impl<'a> LogReader<'a> {
             self.pos = payload_start + len;
             match (kind, record_start) {
                 (FragmentType::Full, None) => {
+                    self.record_end = self.pos;
                     return ReadOutcome::Record {
                         offset: frag_start as u64,
                         data: payload.to_vec(),
-                    }
+                    };
                 }
                 (FragmentType::First, None) => {
                     record_start = Some(frag_start);
@@ -146,6 +155,7 @@ impl<'a> LogReader<'a> {
                 (FragmentType::Middle, Some(_)) => record.extend_from_slice(payload),
                 (FragmentType::Last, Some(start)) => {
                     record.extend_from_slice(payload);
+                    self.record_end = self.pos;
                     return ReadOutcome::Record {
                         offset: start as u64,
                         data: record,

@@ -62,10 +62,19 @@ pub(crate) fn run_power_loss(
     let mut start = 0u64;
     let mut pending: Option<RoundLog> = None;
 
+    // A third of the losses drop every unsynced byte, a third keep a random prefix of
+    // each file's unsynced bytes, and a third keep whole appends (a log then often
+    // ends cleanly between records).
     let power_loss = |tally: &mut Tally, rng: &mut StdRng| {
-        let torn = rng.random_bool(0.5).then(|| rng.random());
-        tally.torn += u64::from(torn.is_some());
-        fs.power_loss(torn).expect("simulate power loss");
+        let seed = rng.random();
+        let mode = rng.random_range(0..3);
+        tally.torn += u64::from(mode > 0);
+        let lost = match mode {
+            0 => fs.power_loss(None),
+            1 => fs.power_loss(Some(seed)),
+            _ => fs.power_loss_between_appends(seed),
+        };
+        lost.expect("simulate power loss");
     };
 
     for round in 0..=rounds {
