@@ -85,7 +85,11 @@ const NOT_COMPARABLE: &[&str] = &[
      such setting.",
     "**fillsync** is bound by the device's sync latency; the raw rate beside it (4 KiB \
      appends, each followed by `fdatasync`, in the database directory) is the ceiling for one \
-     thread without group commit.",
+     thread without group commit. sled 0.34's `flush()` makes its log durable with \
+     `sync_file_range` on Linux, which writes the pages but neither flushes the disk's \
+     volatile write cache (this machine's disk caches writes) nor commits file metadata, so \
+     its fillsync rate is not that of a power-safe sync; the other engines call \
+     `fdatasync`.",
     "**readwhilewriting** counts the readers' gets; the writer's puts beside them are a \
      separate row, because engines divide the machine between the two differently.",
     "**RocksDB** runs with statistics at the ticker level (`ExceptHistogramOrTimers`), which \

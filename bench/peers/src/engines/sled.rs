@@ -3,7 +3,8 @@
 //! sled is a B+-tree over a log-structured page store, not an LSM tree, so most of the
 //! matched settings have no counterpart. What can be set: a 64 MiB page cache. Writes
 //! go to sled's log without an fsync; sled fsyncs it in the background every 500 ms (its
-//! default), and fillsync calls `flush()` after each write. Compression: none (sled
+//! default), and fillsync calls `flush()` after each write, which on Linux syncs with
+//! `sync_file_range` (no disk cache flush, no metadata), not `fsync`. Compression: none (sled
 //! offers only zstd, behind a cargo feature that is off). sled reports neither table
 //! bytes written nor live data nor stalls.
 //!
@@ -120,7 +121,8 @@ impl EngineFactory for SledFactory {
             setting("library", format!("sled {}", env!("PEER_VERSION_SLED"))),
             setting(
                 "log",
-                "on, no fsync per write (sled fsyncs every 500 ms; fillsync: flush per write)",
+                "on, no fsync per write (sled fsyncs every 500 ms; fillsync: flush per write, \
+                 which is sync_file_range on Linux)",
             ),
             setting(
                 "compression",
