@@ -12,8 +12,12 @@ use crate::fs::WritableFile;
 use crate::key::{parse_internal_key, user_key, ValueKind};
 use crate::options::Compression;
 
-/// Restart interval of data blocks (index blocks restart at every entry).
-const DATA_RESTART_INTERVAL: usize = 16;
+/// Restart interval of data blocks (index blocks restart at every entry). A seek in a
+/// block binary-searches the restarts, then decodes entries up to the target: 8
+/// halves that scan against RocksDB's 16 for 0.5% more table bytes (100-byte values),
+/// and took seekrandom from 136k to 146k and readrandom from 274k to 307k ops/s
+/// (medians of 7 interleaved runs at 1M keys).
+const DATA_RESTART_INTERVAL: usize = 8;
 
 /// What a finished table holds.
 #[derive(Debug, Clone)]
