@@ -163,6 +163,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
                 tracing::warn!(log = %from.display(), error = %e, "could not move a damaged log to lost/");
             }
         }
+        // The new names live in lost/, and lost/ itself may be new in the directory.
+        fs.sync_dir(&lost)?;
         fs.sync_dir(dir)?;
     }
     {

@@ -251,6 +251,8 @@ impl Repairer<'_> {
         };
         let to = lost.join(name);
         self.fs.rename(path, &to)?;
+        // The new name lives in lost/, and lost/ itself may be new in the directory.
+        self.fs.sync_dir(&lost)?;
         self.fs.sync_dir(self.dir)?;
         self.report.moved_to_lost.push((to, why.to_string()));
         Ok(())
