@@ -14,7 +14,6 @@
 //! length in bytes when closed (u64 LE).
 
 use crate::batch::{DecodedBatch, BATCH_HEADER_LEN};
-use crate::coding::{get_u32, get_u64};
 
 /// The size of an encoded [`LogLink`].
 const LINK_LEN: usize = BATCH_HEADER_LEN + 16;
@@ -47,12 +46,15 @@ pub(crate) enum WalRecord<'a> {
 impl<'a> WalRecord<'a> {
     /// Decodes and validates a record; `Err` names what is wrong.
     pub(crate) fn decode(data: &'a [u8]) -> Result<Self, String> {
-        let mut cursor = data;
-        let header = (get_u64(&mut cursor), get_u32(&mut cursor));
-        if header == (Some(0), Some(0)) && data.len() == LINK_LEN {
-            let previous = get_u64(&mut cursor).ok_or("log link shorter than 28 bytes")?;
-            let length = get_u64(&mut cursor).ok_or("log link shorter than 28 bytes")?;
-            return Ok(WalRecord::Link(LogLink { previous, length }));
+        if let Some((header, body)) = data.split_first_chunk::<BATCH_HEADER_LEN>() {
+            // Sequence 0 and count 0, which no logged batch has, then exactly 16 bytes.
+            if header == &[0; BATCH_HEADER_LEN] && body.len() == LINK_LEN - BATCH_HEADER_LEN {
+                let (previous, length) = body.split_at(8);
+                return Ok(WalRecord::Link(LogLink {
+                    previous: u64::from_le_bytes(previous.try_into().map_err(|_| "short link")?),
+                    length: u64::from_le_bytes(length.try_into().map_err(|_| "short link")?),
+                }));
+            }
         }
         DecodedBatch::decode(data).map(WalRecord::Batch)
     }
