@@ -1,5 +1,5 @@
 //! Runs a compaction: merges the input tables, drops what no reader can see, and
-//! writes sorted output tables cut at the target size.
+//! writes sorted output tables, cut where [`OutputSplitter`] says.
 //!
 //! Garbage collection: among the versions of one user key, a version is dropped when a
 //! newer version is already visible to the oldest live snapshot. A tombstone is dropped
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::shadow::ShadowFilter;
+use super::splitter::OutputSplitter;
 use super::Compaction;
 use crate::db::DbCore;
 use crate::error::{Error, Result};
@@ -125,6 +126,7 @@ impl DbCore {
         let smallest_snapshot = self.smallest_snapshot();
         let mut versions = ShadowFilter::new(smallest_snapshot);
         let mut builder: Option<(u64, TableBuilder)> = None;
+        let mut splitter = OutputSplitter::new(c.target_file_size, &c.grandparents);
         let mut seen = 0u64;
         while iter.valid() {
             seen += 1;
@@ -150,11 +152,10 @@ impl DbCore {
             if !drop {
                 // Cut only between user keys, so tables in a level never share a key.
                 if new_user_key {
-                    if let Some((_, b)) = &builder {
-                        if b.estimated_file_size() >= c.target_file_size {
-                            if let Some((number, b)) = builder.take() {
-                                outputs.push(self.finish_output(number, b)?);
-                            }
+                    let size = builder.as_ref().map_or(0, |(_, b)| b.estimated_file_size());
+                    if splitter.cut_before(parsed.user_key, size) {
+                        if let Some((number, b)) = builder.take() {
+                            outputs.push(self.finish_output(number, b)?);
                         }
                     }
                 }

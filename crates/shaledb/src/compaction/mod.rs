@@ -9,6 +9,7 @@
 pub(crate) mod job;
 pub(crate) mod picker;
 pub(crate) mod shadow;
+pub(crate) mod splitter;
 pub(crate) mod tiered;
 
 use std::sync::Arc;
@@ -30,6 +31,10 @@ pub(crate) struct Compaction {
     pub largest: Vec<u8>,
     /// Cut output tables at this size.
     pub target_file_size: u64,
+    /// Tables of the level below the output level that the output range overlaps;
+    /// outputs are cut at their boundaries (see [`splitter`]). Empty unless
+    /// [`Compaction::align_to_grandparents`] was called.
+    pub grandparents: Vec<Arc<FileMeta>>,
 }
 
 impl Compaction {
@@ -48,6 +53,18 @@ impl Compaction {
             smallest,
             largest,
             target_file_size,
+            grandparents: Vec::new(),
+        }
+    }
+
+    /// Cuts outputs at the boundaries of the tables below the output level, so each
+    /// output overlaps as few of them as it can when it is compacted in turn.
+    pub(crate) fn align_to_grandparents(&mut self) {
+        let below = self.output_level + 1;
+        if below < self.version.num_levels() {
+            self.grandparents =
+                self.version
+                    .overlapping(below, Some(&self.smallest), Some(&self.largest));
         }
     }
 

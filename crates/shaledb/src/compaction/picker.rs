@@ -155,7 +155,11 @@ fn pick_level0(
         opts.target_file_size,
     );
     c.trivial_move = single;
-    (!running.conflicts(&c)).then_some(c)
+    if running.conflicts(&c) {
+        return None;
+    }
+    c.align_to_grandparents();
+    Some(c)
 }
 
 fn pick_level(
@@ -193,10 +197,12 @@ fn pick_level(
         })
         .collect();
     candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-    candidates
+    let mut c = candidates
         .into_iter()
         .map(|(_, c)| c)
-        .find(|c| !running.conflicts(c))
+        .find(|c| !running.conflicts(c))?;
+    c.align_to_grandparents();
+    Some(c)
 }
 
 #[cfg(test)]
@@ -288,5 +294,33 @@ mod tests {
         let mut running = Running::default();
         running.register(&c);
         assert!(pick(&v, &opts(), &running).is_none());
+    }
+
+    #[test]
+    fn leveled_compactions_know_the_tables_below_their_output_level() {
+        // Level 0 goes into base level 2; level 3's tables that the range overlaps
+        // are the grandparents, so outputs can be cut at their boundaries.
+        let mut v = Version::empty(4);
+        for n in 1..=4 {
+            v.levels[0].push(file(n, "c", "k", 10));
+        }
+        v.levels[2].push(file(5, "a", "z", 1_000));
+        v.levels[3].push(file(6, "a", "b", 2_000));
+        v.levels[3].push(file(7, "d", "f", 2_000));
+        v.levels[3].push(file(8, "g", "z", 2_000));
+        let v = Arc::new(v);
+        let c = pick(&v, &opts(), &Running::default()).unwrap();
+        assert_eq!(c.output_level, 2);
+        let numbers: Vec<u64> = c.grandparents.iter().map(|f| f.number).collect();
+        // The range is "a".."z" (level 2's table joins the inputs).
+        assert_eq!(numbers, vec![6, 7, 8]);
+        // A compaction into the last level has none.
+        let mut v = Version::empty(4);
+        for n in 1..=4 {
+            v.levels[0].push(file(n, "c", "k", 10));
+        }
+        let c = pick(&Arc::new(v), &opts(), &Running::default()).unwrap();
+        assert_eq!(c.output_level, 3);
+        assert!(c.grandparents.is_empty());
     }
 }
