@@ -53,6 +53,13 @@ impl BlockBuilder {
         self.entries += 1;
     }
 
+    /// The most `add(key, value)` can grow the block by: the entry with no prefix
+    /// shared, its three length varints, and a restart offset.
+    pub(crate) fn max_entry_size(key: &[u8], value: &[u8]) -> usize {
+        let varint_len = |n: usize| (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize;
+        2 * varint_len(key.len()) + varint_len(value.len()) + key.len() + value.len() + 4
+    }
+
     /// Size of the block if finished now.
     pub(crate) fn estimated_size(&self) -> usize {
         self.buf.len() + self.restarts.len() * 4 + 4

@@ -162,3 +162,42 @@ fn truncated_table_is_corruption() {
         assert!(err.is_corruption(), "{err}");
     }
 }
+
+#[test]
+fn data_blocks_close_before_passing_the_block_size_once_nine_tenths_full() {
+    // db_bench's shape: 16-byte keys (24 with the trailer) and 100-byte values.
+    let data: Vec<(Vec<u8>, Vec<u8>)> = (0..5_000u32)
+        .map(|i| {
+            let key = make_internal_key(format!("{i:016}").as_bytes(), 1, ValueKind::Put);
+            (key, vec![b'v'; 100])
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, summary) = build(dir.path(), &data, Compression::Lz4, 4096);
+    let table = open(&path, summary.file_size).unwrap();
+    let mut index = table.index_iter();
+    index.seek_to_first();
+    let mut sizes = Vec::new();
+    while index.valid() {
+        let handle = table.decode_handle(index.value()).unwrap();
+        sizes.push(table.data_block(handle, false).unwrap().size());
+        index.next();
+    }
+    assert!(sizes.len() > 100);
+    let (last, full) = sizes.split_last().unwrap();
+    assert!(*last <= 4096);
+    for size in full {
+        assert!((4096 * 9 / 10..=4096).contains(size), "a {size}-byte block");
+    }
+    // An entry larger than a block still gets a block of its own.
+    let big = vec![(
+        make_internal_key(b"big", 1, ValueKind::Put),
+        vec![b'x'; 10_000],
+    )];
+    let dir = tempfile::tempdir().unwrap();
+    let (path, summary) = build(dir.path(), &big, Compression::None, 4096);
+    let table = open(&path, summary.file_size).unwrap();
+    let mut it = table.iter();
+    it.seek_to_first();
+    assert_eq!(it.value().len(), 10_000);
+}
