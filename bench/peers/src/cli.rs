@@ -32,9 +32,12 @@ pub struct Cli {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
     pub runs: u32,
 
-    /// Directory for the chart, benchmarks.svg.
-    #[arg(long, value_name = "DIR", default_value = "docs")]
-    pub out: PathBuf,
+    /// Directory for the chart, benchmarks.svg. By default, the directory of
+    /// `--markdown` when that is given (the page links its chart), else
+    /// `shaledb-peers` in the system's temporary directory: a run rewrites the chart
+    /// in docs/ only when asked to.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 
     /// Also write the results page (machine, date, command, settings, table, chart and
     /// notes) as Markdown to FILE, e.g. docs/benchmarks.md.
@@ -54,6 +57,22 @@ pub struct Cli {
     pub child_report: Option<PathBuf>,
 }
 
+impl Cli {
+    /// Where the chart goes (see `--out`).
+    pub fn chart_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.out {
+            return dir.clone();
+        }
+        match &self.markdown {
+            Some(page) => page
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), PathBuf::from),
+            None => std::env::temp_dir().join("shaledb-peers"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,9 +85,23 @@ mod tests {
             cli.engines,
             ["shaledb", "rocksdb", "fjall", "sled", "redb", "leveldb"]
         );
-        assert_eq!(cli.out, PathBuf::from("docs"));
+        assert_eq!(cli.chart_dir(), std::env::temp_dir().join("shaledb-peers"));
         assert!(cli.child.is_none() && cli.markdown.is_none());
         assert!(Cli::try_parse_from(["shaledb-peers", "--runs", "0"]).is_err());
         assert!(Cli::try_parse_from(["shaledb-peers", "--child-report", "x"]).is_err());
+    }
+
+    #[test]
+    fn the_chart_goes_beside_the_page_unless_out_says_otherwise() {
+        let dir = |args: &[&str]| Cli::parse_from(args).chart_dir();
+        assert_eq!(
+            dir(&["p", "--markdown", "docs/benchmarks.md"]),
+            PathBuf::from("docs")
+        );
+        assert_eq!(dir(&["p", "--markdown", "page.md"]), PathBuf::from("."));
+        assert_eq!(
+            dir(&["p", "--markdown", "docs/benchmarks.md", "--out", "/tmp/x"]),
+            PathBuf::from("/tmp/x")
+        );
     }
 }

@@ -143,7 +143,12 @@ fn publish(cli: &Cli, p: &Published, all: &[EngineRuns], rounds: u32) -> Result<
         }
     }
 
-    let chart_path = cli.out.join("benchmarks.svg");
+    let chart_dir = cli.chart_dir();
+    std::fs::create_dir_all(&chart_dir).map_err(|e| PeersError::Chart {
+        path: chart_dir.clone(),
+        message: e.to_string(),
+    })?;
+    let chart_path = chart_dir.join("benchmarks.svg");
     let title = format!(
         "db_bench workloads, --num {}, median of {rounds} run{}",
         cli.bench.num,
