@@ -38,7 +38,7 @@ use clap::Parser;
 use crate::cli::Cli;
 
 fn main() -> ExitCode {
-    shaledb_bench::allocator::return_freed_memory_promptly();
+    shaledb_bench::allocator::tune_process_memory();
     let cli = Cli::parse();
     let result = match &cli.child {
         Some(engine) => child::run(&cli, engine),

@@ -141,6 +141,14 @@ pub fn render(page: &Page<'_>) -> String {
         m.memory_bytes.map_or("unknown".into(), gib),
         m.os
     );
+    if let Some(disabled) = m.huge_pages_disabled {
+        let state = if disabled {
+            "off in every engine's process (`PR_SET_THP_DISABLE`, as databases' guides advise)"
+        } else {
+            "allowed"
+        };
+        let _ = writeln!(out, "- **Transparent huge pages:** {state}");
+    }
     let _ = writeln!(out, "- **Command:** `{}`", page.command);
     let benchmarks: Vec<&str> = config.benchmarks.iter().map(|w| w.name()).collect();
     let _ = writeln!(
@@ -271,6 +279,7 @@ mod tests {
             memory_bytes: Some(8 << 30),
             cpu: Some("Test CPU".into()),
             os: "linux x86_64".into(),
+            huge_pages_disabled: Some(true),
         };
         let engines = [runs("shaledb", vec![Outcome::Failed("killed".into())])];
         let config = BenchConfig::default();

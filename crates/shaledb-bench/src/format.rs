@@ -137,6 +137,13 @@ pub fn header(
     if let Some(mem) = machine.memory_bytes {
         let _ = writeln!(out, "Memory:     {:.1} GiB", mem as f64 / MIB / 1024.0);
     }
+    if let Some(disabled) = machine.huge_pages_disabled {
+        let state = if disabled { "off" } else { "allowed" };
+        let _ = writeln!(
+            out,
+            "HugePages:  transparent huge pages {state} for this process"
+        );
+    }
     let _ = writeln!(out, "Keys:       {key_size} bytes each");
     let _ = writeln!(
         out,
@@ -223,6 +230,7 @@ mod tests {
             memory_bytes: None,
             cpu: Some("Test CPU".into()),
             os: "linux".into(),
+            huge_pages_disabled: Some(true),
         };
         let h = header(
             "shaledb",
@@ -239,5 +247,6 @@ mod tests {
         assert!(h.contains("FileSize:   62.9 MB (estimated)"), "{h}");
         assert!(h.contains("compression: Lz4"), "{h}");
         assert!(h.contains("CPU:        2 * Test CPU"), "{h}");
+        assert!(h.contains("HugePages:  transparent huge pages off"), "{h}");
     }
 }

@@ -21,6 +21,9 @@ pub struct Machine {
     pub cpu: Option<String>,
     /// Operating system and architecture.
     pub os: String,
+    /// Whether transparent huge pages are turned off for this process (see
+    /// [`crate::allocator::tune_process_memory`]); `None` where the OS cannot say.
+    pub huge_pages_disabled: Option<bool>,
 }
 
 impl Machine {
@@ -31,8 +34,16 @@ impl Machine {
             memory_bytes: proc_field("/proc/meminfo", "MemTotal:").map(|kib| kib * 1024),
             cpu: cpu_model(),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            huge_pages_disabled: huge_pages_disabled(),
         }
     }
+}
+
+fn huge_pages_disabled() -> Option<bool> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return rustix::thread::transparent_huge_pages_are_disabled().ok();
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    None
 }
 
 /// The first number after `label` in a `/proc` file of `label value` lines.

@@ -22,7 +22,7 @@ mod open;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    shaledb_bench::allocator::return_freed_memory_promptly();
+    shaledb_bench::allocator::tune_process_memory();
     let cli = cli::Cli::parse();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
