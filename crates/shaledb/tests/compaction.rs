@@ -366,3 +366,83 @@ fn log_bytes_stored_through_a_map_are_counted() {
         }
     }
 }
+
+/// Every table entry in `dir`: (key, sequence number), and the largest sequence number
+/// the tables' properties record.
+fn table_entries(dir: &std::path::Path) -> (Vec<(Vec<u8>, u64)>, u64) {
+    let mut entries = Vec::new();
+    let mut largest_seq = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "sst") {
+            let dump = shaledb::tools::dump_table(&path).unwrap();
+            for (name, value) in &dump.properties {
+                if *name == "largest_seq" {
+                    largest_seq = largest_seq.max(*value);
+                }
+            }
+            entries.extend(dump.entries.into_iter().map(|t| (t.key, t.sequence)));
+        }
+    }
+    (entries, largest_seq)
+}
+
+#[test]
+fn the_bottommost_level_stores_sequence_zero_for_values_every_snapshot_sees() {
+    for style in [CompactionStyle::Leveled, CompactionStyle::Tiered] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), small(style)).unwrap();
+        load(&db, 2_000, 0);
+        let snap = db.snapshot();
+        load(&db, 1_000, 1);
+        let last = db.snapshot().sequence();
+        db.compact_range::<&[u8], _>(..).unwrap();
+
+        // Everything is in the last level now. The version the snapshot reads is
+        // stored with sequence number 0; the newer versions keep theirs.
+        let (entries, largest_seq) = table_entries(dir.path());
+        assert_eq!(entries.len(), 3_000, "{style:?}");
+        let zeroed = entries.iter().filter(|(_, seq)| *seq == 0).count();
+        assert_eq!(zeroed, 2_000, "{style:?}: one zeroed version per key");
+        assert!(
+            entries
+                .iter()
+                .all(|(_, seq)| *seq == 0 || *seq > snap.sequence()),
+            "{style:?}: a version the snapshot sees kept its sequence number"
+        );
+        // The properties still name the newest write, which log replay relies on.
+        assert_eq!(largest_seq, last, "{style:?}");
+        for i in (0..2_000).step_by(7) {
+            assert_eq!(snap.get(key(i)).unwrap(), Some(value(i, 0)), "{style:?}");
+            let round = u64::from(i < 1_000);
+            assert_eq!(db.get(key(i)).unwrap(), Some(value(i, round)), "{style:?}");
+        }
+
+        // Once the snapshot is gone, the newest version of every key is zeroed too.
+        drop(snap);
+        db.compact_range::<&[u8], _>(..).unwrap();
+        let (entries, largest_seq) = table_entries(dir.path());
+        assert_eq!(entries.len(), 2_000, "{style:?}");
+        assert!(entries.iter().all(|(_, seq)| *seq == 0), "{style:?}");
+        assert_eq!(largest_seq, last, "{style:?}");
+
+        // New writes land above the zeroed versions, and all of it survives a reopen.
+        db.put(key(5), b"newest").unwrap();
+        drop(db);
+        let db = Db::open(dir.path(), small(style)).unwrap();
+        assert_eq!(
+            db.get(key(5)).unwrap(),
+            Some(b"newest".to_vec()),
+            "{style:?}"
+        );
+        for i in (6..2_000).step_by(11) {
+            let round = u64::from(i < 1_000);
+            assert_eq!(db.get(key(i)).unwrap(), Some(value(i, round)), "{style:?}");
+        }
+        assert_eq!(db.iter().count(), 2_000, "{style:?}");
+        assert!(
+            db.snapshot().sequence() > last,
+            "{style:?}: sequence went back"
+        );
+    }
+}

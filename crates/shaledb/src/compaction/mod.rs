@@ -68,6 +68,18 @@ impl Compaction {
         }
     }
 
+    /// True if no table below the output level overlaps the compaction's key range, so
+    /// nothing older than the compaction's inputs can exist for any key it writes.
+    /// Level 0 never counts as bottommost: its tables overlap one another.
+    pub(crate) fn is_bottommost(&self) -> bool {
+        self.output_level > 0
+            && (self.output_level + 1..self.version.num_levels()).all(|level| {
+                self.version
+                    .overlapping(level, Some(&self.smallest), Some(&self.largest))
+                    .is_empty()
+            })
+    }
+
     pub(crate) fn input_files(&self) -> impl Iterator<Item = (usize, &Arc<FileMeta>)> {
         self.inputs
             .iter()
@@ -128,5 +140,43 @@ impl Running {
         }) {
             self.outputs.swap_remove(i);
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::key::{make_internal_key, ValueKind};
+
+    /// A table of `size` bytes holding user keys `lo` to `hi`, for picker tests.
+    pub(crate) fn file(number: u64, lo: &str, hi: &str, size: u64) -> Arc<FileMeta> {
+        Arc::new(FileMeta {
+            number,
+            file_size: size,
+            smallest: make_internal_key(lo.as_bytes(), 1, ValueKind::Put),
+            largest: make_internal_key(hi.as_bytes(), 1, ValueKind::Put),
+            smallest_seq: 1,
+            largest_seq: number,
+            num_entries: 1,
+            num_deletions: 0,
+        })
+    }
+
+    #[test]
+    fn bottommost_only_where_nothing_below_overlaps_the_key_range() {
+        let mut v = Version::empty(4);
+        v.levels[1].push(file(1, "c", "f", 100));
+        v.levels[3].push(file(2, "m", "p", 100));
+        let v = Arc::new(v);
+        let compaction = |level: usize, files: Vec<Arc<FileMeta>>, output: usize| {
+            Compaction::new(Arc::clone(&v), vec![(level, files)], output, 1 << 20)
+        };
+        // Level 1's "c".."f" into level 2: level 3 holds only "m".."p".
+        assert!(compaction(1, vec![file(1, "c", "f", 100)], 2).is_bottommost());
+        // "c".."n" into level 2 overlaps level 3's table.
+        assert!(!compaction(1, vec![file(3, "c", "n", 100)], 2).is_bottommost());
+        // The last level is always bottommost; level 0 never is.
+        assert!(compaction(3, vec![file(2, "m", "p", 100)], 3).is_bottommost());
+        assert!(!compaction(0, vec![file(4, "x", "y", 100)], 0).is_bottommost());
     }
 }

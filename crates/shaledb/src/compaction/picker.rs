@@ -208,21 +208,7 @@ fn pick_level(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{make_internal_key, ValueKind};
-    use crate::version::FileMeta;
-
-    fn file(number: u64, lo: &str, hi: &str, size: u64) -> Arc<FileMeta> {
-        Arc::new(FileMeta {
-            number,
-            file_size: size,
-            smallest: make_internal_key(lo.as_bytes(), 1, ValueKind::Put),
-            largest: make_internal_key(hi.as_bytes(), 1, ValueKind::Put),
-            smallest_seq: 1,
-            largest_seq: number,
-            num_entries: 1,
-            num_deletions: 0,
-        })
-    }
+    use crate::compaction::tests::file;
 
     fn opts() -> Options {
         Options {

@@ -297,6 +297,9 @@ fn scan_table(table: &Arc<TableReader>, number: u64, size: u64) -> Result<Option
         it.next();
     }
     it.status()?;
+    // A bottommost compaction stores sequence number 0 in keys every snapshot saw; the
+    // properties keep the newest sequence number the data was written at.
+    let largest_seq = largest_seq.max(table.properties().largest_seq);
     Ok(meta.map(|m| FileMeta {
         smallest_seq,
         largest_seq,

@@ -167,6 +167,13 @@ impl TableBuilder {
     }
 
     /// Writes the filter, properties, index and footer, then syncs the file.
+    /// Records that the table holds data written at `seq` though its key was stored
+    /// with sequence number 0 (see `compaction/job.rs`), so that the properties keep the
+    /// newest sequence number of the table's data.
+    pub(crate) fn note_sequence(&mut self, seq: u64) {
+        self.props.largest_seq = self.props.largest_seq.max(seq);
+    }
+
     pub(crate) fn finish(mut self) -> io::Result<TableSummary> {
         self.flush_data_block()?;
         let filter = if self.bloom_bits_per_key > 0 {
