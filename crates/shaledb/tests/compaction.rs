@@ -48,17 +48,17 @@ fn load(db: &Db, n: u64, round: u64) {
     }
 }
 
-fn sst_files(dir: &std::path::Path) -> usize {
+/// The table files in `dir`.
+fn sst_paths(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(dir)
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".sst")
-        })
-        .count()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sst"))
+        .collect()
+}
+
+fn sst_files(dir: &std::path::Path) -> usize {
+    sst_paths(dir).len()
 }
 
 #[test]
@@ -372,17 +372,14 @@ fn log_bytes_stored_through_a_map_are_counted() {
 fn table_entries(dir: &std::path::Path) -> (Vec<(Vec<u8>, u64)>, u64) {
     let mut entries = Vec::new();
     let mut largest_seq = 0;
-    for e in std::fs::read_dir(dir).unwrap() {
-        let path = e.unwrap().path();
-        if path.extension().is_some_and(|x| x == "sst") {
-            let dump = shaledb::tools::dump_table(&path).unwrap();
-            for (name, value) in &dump.properties {
-                if *name == "largest_seq" {
-                    largest_seq = largest_seq.max(*value);
-                }
+    for path in sst_paths(dir) {
+        let dump = shaledb::tools::dump_table(&path).unwrap();
+        for (name, value) in &dump.properties {
+            if *name == "largest_seq" {
+                largest_seq = largest_seq.max(*value);
             }
-            entries.extend(dump.entries.into_iter().map(|t| (t.key, t.sequence)));
         }
+        entries.extend(dump.entries.into_iter().map(|t| (t.key, t.sequence)));
     }
     (entries, largest_seq)
 }

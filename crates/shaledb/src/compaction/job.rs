@@ -159,7 +159,8 @@ impl DbCore {
             let drop = version.shadowed
                 || (parsed.kind == ValueKind::Delete
                     && parsed.seq <= smallest_snapshot
-                    && is_bottom_for_key(&c.version, c.output_level, parsed.user_key));
+                    && (bottommost
+                        || is_bottom_for_key(&c.version, c.output_level, parsed.user_key)));
             if !drop {
                 // Cut only between user keys, so tables in a level never share a key.
                 if new_user_key {
