@@ -51,6 +51,12 @@ impl Block {
         read_u32_at(&self.data, self.restarts_at + i * 4).map_or(usize::MAX, |v| v as usize)
     }
 
+    /// Restart points in the block.
+    #[cfg(test)]
+    pub(crate) fn num_restarts(&self) -> usize {
+        self.num_restarts
+    }
+
     /// Bytes held in memory.
     pub(crate) fn size(&self) -> usize {
         self.data.len()

@@ -12,12 +12,20 @@ use crate::fs::WritableFile;
 use crate::key::{parse_internal_key, user_key, ValueKind};
 use crate::options::Compression;
 
-/// Restart interval of data blocks (index blocks restart at every entry). A seek in a
+/// Restart interval of data blocks. A seek in a
 /// block binary-searches the restarts, then decodes entries up to the target: 8
 /// halves that scan against RocksDB's 16 for 0.5% more table bytes (100-byte values),
 /// and took seekrandom from 136k to 146k and readrandom from 274k to 307k ops/s
 /// (medians of 7 interleaved runs at 1M keys).
 const DATA_RESTART_INTERVAL: usize = 8;
+
+/// Restart interval of index blocks. Consecutive index keys share most of their bytes,
+/// so with prefix compression between restarts the index takes about half the room of
+/// one that restarts at every entry (as LevelDB's and RocksDB's do by default): 0.58
+/// against 1.05 bytes per db_bench entry. A seek binary-searches a sixteenth as many
+/// restarts and touches fewer cache lines: seekrandom rose 4% and readrandom 1%
+/// (medians of 6 interleaved runs at 1M keys).
+const INDEX_RESTART_INTERVAL: usize = 16;
 
 /// A data block at least this full (percent of `block_size`) is closed before an entry
 /// that would take it past `block_size`, as RocksDB's `block_size_deviation` (10) does.
@@ -64,7 +72,7 @@ impl TableBuilder {
             compression,
             bloom_bits_per_key,
             data: BlockBuilder::new(DATA_RESTART_INTERVAL),
-            index: BlockBuilder::new(1),
+            index: BlockBuilder::new(INDEX_RESTART_INTERVAL),
             hashes: Vec::new(),
             props: TableProperties {
                 smallest_seq: u64::MAX,

@@ -118,6 +118,43 @@ fn point_lookups_and_seeks() {
 }
 
 #[test]
+fn every_key_is_found_through_an_index_with_restart_intervals() {
+    let data = entries(1500);
+    let dir = tempfile::tempdir().unwrap();
+    let (path, summary) = build(dir.path(), &data, Compression::Lz4, 128);
+    let table = open(&path, summary.file_size).unwrap();
+    let mut index = table.index_iter();
+    index.seek_to_first();
+    let mut blocks = 0usize;
+    while index.valid() {
+        blocks += 1;
+        index.next();
+    }
+    // Prefix-compressed runs of 16 between restarts, not a restart at every entry.
+    assert!(blocks > 100, "{blocks} data blocks");
+    assert_eq!(table.index_block().num_restarts(), blocks.div_ceil(16));
+    let mut it = table.iter();
+    for (i, (k, v)) in data.iter().enumerate() {
+        let lookup = make_internal_key(user_key(k), MAX_SEQUENCE, ValueKind::Put);
+        let found = table.get(&lookup, key_hash(user_key(k))).unwrap();
+        assert_eq!(found, Some((k.clone(), v.clone())));
+        it.seek(&lookup);
+        assert_eq!(it.key(), k.as_slice());
+        // Just past this key's only version: seek lands on the next key, seek_for_prev
+        // on this one.
+        let past = make_internal_key(user_key(k), 0, ValueKind::Delete);
+        it.seek_for_prev(&past);
+        assert_eq!(it.key(), k.as_slice());
+        it.seek(&past);
+        match data.get(i + 1) {
+            Some((next, _)) => assert_eq!(it.key(), next.as_slice()),
+            None => assert!(!it.valid()),
+        }
+    }
+    it.status().unwrap();
+}
+
+#[test]
 fn flipped_bytes_give_errors_never_wrong_entries() {
     let data = entries(500);
     let dir = tempfile::tempdir().unwrap();
