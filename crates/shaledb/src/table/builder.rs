@@ -12,11 +12,10 @@ use crate::fs::WritableFile;
 use crate::key::{parse_internal_key, user_key, ValueKind};
 use crate::options::Compression;
 
-/// Restart interval of data blocks. A seek in a
-/// block binary-searches the restarts, then decodes entries up to the target: 8
-/// halves that scan against RocksDB's 16 for 0.5% more table bytes (100-byte values),
-/// and took seekrandom from 136k to 146k and readrandom from 274k to 307k ops/s
-/// (medians of 7 interleaved runs at 1M keys).
+/// Restart interval of data blocks. A seek in a block binary-searches the restarts,
+/// then decodes entries up to the target: 8 halves that scan against RocksDB's 16 for
+/// 0.5% more table bytes (100-byte values), and took seekrandom from 136k to 146k and
+/// readrandom from 274k to 307k ops/s (medians of 7 interleaved runs at 1M keys).
 const DATA_RESTART_INTERVAL: usize = 8;
 
 /// Restart interval of index blocks. Consecutive index keys share most of their bytes,
@@ -174,7 +173,6 @@ impl TableBuilder {
         Ok(handle)
     }
 
-    /// Writes the filter, properties, index and footer, then syncs the file.
     /// Records that the table holds data written at `seq` though its key was stored
     /// with sequence number 0 (see `compaction/job.rs`), so that the properties keep the
     /// newest sequence number of the table's data.
@@ -182,6 +180,7 @@ impl TableBuilder {
         self.props.largest_seq = self.props.largest_seq.max(seq);
     }
 
+    /// Writes the filter, properties, index and footer, then syncs the file.
     pub(crate) fn finish(mut self) -> io::Result<TableSummary> {
         self.flush_data_block()?;
         let filter = if self.bloom_bits_per_key > 0 {
