@@ -196,7 +196,9 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_of_db_bench_shape_costs_under_160_bytes() {
+    /// A 4-byte header and no padding (see `skiplist`): 128 bytes a node plus a tower
+    /// of 2 pointers on average, so 144. RocksDB's memtable takes about 147.
+    fn an_entry_of_db_bench_shape_costs_under_147_bytes() {
         let mem = Memtable::new(1, 0);
         let n = 100_000u64;
         for i in 0..n {
@@ -204,7 +206,7 @@ mod tests {
             mem.add(i + 1, ValueKind::Put, key.as_bytes(), &[b'v'; 100]);
         }
         let per_entry = mem.approximate_bytes() as f64 / n as f64;
-        assert!(per_entry < 160.0, "{per_entry} bytes per entry");
+        assert!(per_entry < 147.0, "{per_entry} bytes per entry");
         // The arena holds little beyond what is charged.
         assert!(mem.allocated_bytes() < mem.approximate_bytes() + (2 << 20));
     }
