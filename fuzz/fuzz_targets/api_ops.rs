@@ -200,6 +200,7 @@ impl Input<'_> {
             level_base_size: 4 << 10,
             level_size_multiplier: 2 + u64::from(b >> 6),
             tiered_min_merge_width: 2,
+            tiered_run_trigger: 2 + usize::from((b >> 4) & 3),
             ..Options::default()
         }
     }

@@ -14,6 +14,7 @@ fn small(style: CompactionStyle) -> Options {
         memtable_size: 32 << 10,
         block_size: 1024,
         level0_compaction_trigger: 2,
+        tiered_run_trigger: 2,
         level_base_size: 128 << 10,
         level_size_multiplier: 4,
         target_file_size: 64 << 10,
@@ -265,6 +266,44 @@ fn tiered_keeps_the_run_count_bounded_and_data_intact() {
     assert!(files < 200, "tiered compaction left {files} tables");
     let stats = db.property("shaledb.stats").unwrap();
     assert!(stats.contains("tiered"), "{stats}");
+}
+
+/// A tiered merge of newer level-0 tables that stays in level 0 (an older, larger
+/// level-0 table ends its size-ratio stretch) keeps a tombstone while that older table
+/// still holds the key; dropping it would bring the old value back.
+#[test]
+fn tiered_merge_within_level0_keeps_tombstones_over_older_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = || Options {
+        compaction: CompactionStyle::Tiered,
+        tiered_run_trigger: 3,
+        tiered_min_merge_width: 2,
+        // Large enough that only the explicit flushes below make tables.
+        memtable_size: 4 << 20,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), options()).unwrap();
+    load(&db, 2_000, 0);
+    db.put(b"victim", b"old").unwrap();
+    db.flush().unwrap();
+    db.delete(b"victim").unwrap();
+    db.flush().unwrap();
+    db.put(b"other", b"new").unwrap();
+    db.flush().unwrap();
+    db.wait_for_compactions().unwrap();
+    // The two small tables became one; the large one is still beside it in level 0.
+    assert_eq!(num(&db, "shaledb.num-files-at-level0"), 2);
+    assert_eq!(num(&db, "shaledb.num-files-total"), 2);
+    assert_eq!(db.get(b"victim").unwrap(), None);
+    assert_eq!(db.get(b"other").unwrap().as_deref(), Some(&b"new"[..]));
+    drop(db);
+    let db = Db::open(dir.path(), options()).unwrap();
+    assert_eq!(db.get(b"victim").unwrap(), None);
+    assert!(db.iter().all(|r| r.unwrap().0 != b"victim"));
+    // A full compaction settles it for good.
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert_eq!(db.get(b"victim").unwrap(), None);
+    assert_eq!(db.get(key(1_999)).unwrap(), Some(value(1_999, 0)));
 }
 
 #[test]

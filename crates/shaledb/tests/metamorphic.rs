@@ -221,6 +221,7 @@ impl Config {
             level_size_multiplier: 4,
             target_file_size: 16 << 10,
             tiered_min_merge_width: 2,
+            tiered_run_trigger: 2,
             disable_auto_compactions: self.manual_compactions_only,
             level0_slowdown_writes_trigger: if self.manual_compactions_only {
                 1 << 20

@@ -90,14 +90,19 @@ fn leveled_small_levels() -> Options {
     }
 }
 
-/// Size-tiered compaction with tiny memtables.
+/// Size-tiered compaction with tiny memtables. Two compaction threads, and runs up to
+/// twice the size of the newer ones joining a merge, so merges of newer level-0 runs
+/// back into level 0 happen, beside older runs and while they are being merged.
 fn tiered_small() -> Options {
     Options {
         memtable_size: 4 << 10,
         block_size: 512,
         compaction: CompactionStyle::Tiered,
+        max_background_jobs: 3,
         level0_compaction_trigger: 3,
         tiered_min_merge_width: 2,
+        tiered_size_ratio_percent: 100,
+        tiered_run_trigger: 3,
         target_file_size: 8 << 10,
         ..Default::default()
     }
@@ -120,6 +125,26 @@ fn model_tiered() {
         seed: 0x5EED_0007,
         ops: DEFAULT_OPS,
         options: tiered_small,
+    });
+}
+
+/// Size-tiered compaction over three levels: level 1 soon holds a run, so merges of
+/// level-0 runs keep writing back into level 0, and their tombstones must survive
+/// while older level-0 runs beside the output may hold the key.
+fn tiered_three_levels() -> Options {
+    Options {
+        num_levels: 3,
+        ..tiered_small()
+    }
+}
+
+#[test]
+fn model_tiered_three_levels() {
+    run(Config {
+        name: "model_tiered_three_levels",
+        seed: 0x5EED_0008,
+        ops: DEFAULT_OPS,
+        options: tiered_three_levels,
     });
 }
 

@@ -174,6 +174,7 @@ fn options(style: CompactionStyle) -> Options {
         level_size_multiplier: 4,
         target_file_size: 32 << 10,
         tiered_min_merge_width: 2,
+        tiered_run_trigger: 2,
         compaction: style,
         ..Options::default()
     }

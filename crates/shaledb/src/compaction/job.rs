@@ -3,8 +3,9 @@
 //!
 //! Garbage collection: among the versions of one user key, a version is dropped when a
 //! newer version is already visible to the oldest live snapshot. A tombstone is dropped
-//! when the oldest snapshot sees it and no table below the output level can hold the
-//! key (so nothing older could reappear).
+//! when the oldest snapshot sees it and no table that may hold older data can hold the
+//! key (so nothing older could reappear): none below the output level, and, for a
+//! tiered merge that writes level 0, no level-0 table outside its inputs.
 //!
 //! Where nothing lies below the compaction's key range (its output is the bottommost
 //! data), a value that every snapshot sees is written with sequence number 0, as
@@ -32,15 +33,42 @@ use crate::version::{FileMeta, LevelIterator, Version, VersionEdit};
 /// How often the merge loop checks for shutdown.
 const SHUTDOWN_CHECK_INTERVAL: u64 = 1024;
 
-/// True if no table deeper than `output_level` can hold `user_key`.
-fn is_bottom_for_key(version: &Version, output_level: usize, user_key: &[u8]) -> bool {
-    (output_level + 1..version.num_levels()).all(|level| {
+/// True if no table outside the inputs that may hold older data can hold `user_key`:
+/// none deeper than `output_level`, and none of `beside`, the level-0 tables left
+/// beside a level-0 output (a tiered merge of newer level-0 runs leaves older ones).
+fn is_bottom_for_key(
+    version: &Version,
+    output_level: usize,
+    beside: &[Arc<FileMeta>],
+    user_key: &[u8],
+) -> bool {
+    let deeper_clear = (output_level + 1..version.num_levels()).all(|level| {
         let files = version.files(level);
         let i = files.partition_point(|f| f.largest_user_key() < user_key);
         files
             .get(i)
             .is_none_or(|f| f.smallest_user_key() > user_key)
-    })
+    });
+    deeper_clear
+        && beside
+            .iter()
+            .all(|f| f.smallest_user_key() > user_key || f.largest_user_key() < user_key)
+}
+
+/// The level-0 tables that are not inputs of `c`, when `c` writes to level 0.
+fn level0_beside_output(c: &Compaction) -> Vec<Arc<FileMeta>> {
+    if c.output_level > 0 {
+        return Vec::new();
+    }
+    c.version
+        .files(0)
+        .iter()
+        .filter(|f| {
+            !c.input_files()
+                .any(|(level, input)| level == 0 && input.number == f.number)
+        })
+        .cloned()
+        .collect()
 }
 
 impl DbCore {
@@ -135,6 +163,7 @@ impl DbCore {
         let smallest_snapshot = self.smallest_snapshot();
         let mut versions = ShadowFilter::new(smallest_snapshot);
         let bottommost = c.is_bottommost();
+        let beside = level0_beside_output(c);
         let mut zeroed_key = Vec::new();
         let mut builder: Option<(u64, TableBuilder)> = None;
         let mut splitter = OutputSplitter::new(c.target_file_size, &c.grandparents);
@@ -160,7 +189,12 @@ impl DbCore {
                 || (parsed.kind == ValueKind::Delete
                     && parsed.seq <= smallest_snapshot
                     && (bottommost
-                        || is_bottom_for_key(&c.version, c.output_level, parsed.user_key)));
+                        || is_bottom_for_key(
+                            &c.version,
+                            c.output_level,
+                            &beside,
+                            parsed.user_key,
+                        )));
             if !drop {
                 // Cut only between user keys, so tables in a level never share a key.
                 if new_user_key {

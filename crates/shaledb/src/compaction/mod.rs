@@ -3,8 +3,9 @@
 //!
 //! A [`Compaction`] names its input tables at one level, the overlapping tables at the
 //! output level, and the key range it writes. Running compactions never share an input
-//! table or write overlapping ranges of one level; the picker checks both against the
-//! [`Running`] set, under the database's state lock.
+//! table or write overlapping ranges of one level below level 0 (level-0 tables may
+//! overlap); the picker checks both against the [`Running`] set, under the database's
+//! state lock.
 
 pub(crate) mod job;
 pub(crate) mod picker;
@@ -117,11 +118,15 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// True if `c` shares an input or an output range with running work.
+    /// True if `c` shares an input, or an output range in a level other than level 0,
+    /// with running work. Level-0 tables may overlap, so two compactions may each
+    /// write one there (tiered merges of disjoint level-0 runs).
     pub(crate) fn conflicts(&self, c: &Compaction) -> bool {
         c.input_files().any(|(_, f)| self.files.contains(&f.number))
             || self.outputs.iter().any(|(level, lo, hi)| {
-                *level == c.output_level && !(c.largest < *lo || c.smallest > *hi)
+                *level == c.output_level
+                    && c.output_level > 0
+                    && !(c.largest < *lo || c.smallest > *hi)
             })
     }
 

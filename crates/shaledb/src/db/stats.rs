@@ -182,8 +182,9 @@ impl DbCore {
             // Per-level write amplification: bytes written into the level per byte read
             // from the level above (for level 0, per byte flushed).
             let wamp = if level == 0 {
-                if written > 0 {
-                    1.0
+                // Above 1 when tiered merges write back into level 0.
+                if flushed > 0 {
+                    written as f64 / flushed as f64
                 } else {
                     0.0
                 }

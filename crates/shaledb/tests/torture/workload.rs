@@ -29,6 +29,7 @@ pub(crate) fn round_options(style: CompactionStyle, round_seed: u64) -> Options 
         target_file_size: 64 << 10,
         level0_compaction_trigger: 2,
         tiered_min_merge_width: 2,
+        tiered_run_trigger: 2,
         compaction: style,
         ..Options::default()
     }
