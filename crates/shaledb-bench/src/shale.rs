@@ -226,7 +226,7 @@ impl EngineFactory for ShaleFactory {
     fn settings(&self) -> Vec<(String, String)> {
         let o = &self.options;
         let mib = |n: u64| format!("{} MiB", n >> 20);
-        vec![
+        let mut settings = vec![
             (
                 "wal".into(),
                 "on, no sync per write (except fillsync)".into(),
@@ -250,7 +250,32 @@ impl EngineFactory for ShaleFactory {
             ),
             ("target_file_size".into(), mib(o.target_file_size)),
             ("level_base_size".into(), mib(o.level_base_size)),
-        ]
+            (
+                "level0_compaction_trigger".into(),
+                o.level0_compaction_trigger.to_string(),
+            ),
+        ];
+        if o.compaction == shaledb::CompactionStyle::Tiered {
+            settings.extend([
+                (
+                    "tiered_run_trigger".into(),
+                    o.tiered_run_trigger.to_string(),
+                ),
+                (
+                    "tiered_size_ratio_percent".into(),
+                    o.tiered_size_ratio_percent.to_string(),
+                ),
+                (
+                    "tiered_min_merge_width".into(),
+                    o.tiered_min_merge_width.to_string(),
+                ),
+                (
+                    "tiered_max_size_amplification_percent".into(),
+                    o.tiered_max_size_amplification_percent.to_string(),
+                ),
+            ]);
+        }
+        settings
     }
 
     fn open(&self, dir: &Path) -> Result<Box<dyn Engine>, EngineError> {

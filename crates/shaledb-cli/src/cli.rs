@@ -153,6 +153,33 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = StyleArg::Leveled)]
     pub compaction: StyleArg,
 
+    /// Background threads for flushes and compactions [engine default: 2].
+    #[arg(long, value_name = "N")]
+    pub max_background_jobs: Option<usize>,
+
+    /// Leveled: level-0 tables that start a compaction [engine default: 4].
+    #[arg(long, value_name = "N")]
+    pub level0_compaction_trigger: Option<usize>,
+
+    /// Tiered: free sorted runs that start a merge, and the count the tree is kept
+    /// under [engine default: 8; a value above the slowdown trigger, 20, acts as it].
+    #[arg(long, value_name = "N")]
+    pub tiered_run_trigger: Option<usize>,
+
+    /// Tiered: a run joins a merge while it is at most (100 + PERCENT)% of the runs
+    /// before it [engine default: 1].
+    #[arg(long, value_name = "PERCENT")]
+    pub tiered_size_ratio: Option<u64>,
+
+    /// Tiered: the fewest runs a size-ratio merge takes [engine default: 2].
+    #[arg(long, value_name = "N")]
+    pub tiered_min_merge_width: Option<usize>,
+
+    /// Tiered: merge everything when the newer runs exceed PERCENT of the oldest
+    /// [engine default: 200].
+    #[arg(long, value_name = "PERCENT")]
+    pub tiered_max_size_amplification: Option<u64>,
+
     /// Route every file operation through the fault-injecting file system (with no
     /// fault armed): a heavier layer on the same seam, to bound what the seam costs.
     #[arg(long, hide = true)]

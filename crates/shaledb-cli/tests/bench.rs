@@ -154,3 +154,88 @@ fn bench_rejects_unknown_benchmarks_and_bad_options() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn bench_takes_compaction_options_and_prints_them() {
+    let out = shaledb()
+        .args([
+            "bench",
+            "--num",
+            "2000",
+            "--benchmarks",
+            "fillrandom,waitforcompaction",
+            "--compaction",
+            "tiered",
+            "--max-background-jobs",
+            "3",
+            "--tiered-run-trigger",
+            "5",
+            "--tiered-size-ratio",
+            "1",
+            "--tiered-min-merge-width",
+            "2",
+            "--tiered-max-size-amplification",
+            "150",
+        ])
+        .assert()
+        .success();
+    let text = stdout_of(out.get_output());
+    for setting in [
+        "compaction: Tiered",
+        "max_background_jobs: 3",
+        "tiered_run_trigger: 5",
+        "tiered_size_ratio_percent: 1",
+        "tiered_min_merge_width: 2",
+        "tiered_max_size_amplification_percent: 150",
+    ] {
+        assert!(
+            text.lines().any(|l| l == setting),
+            "no {setting:?} in\n{text}"
+        );
+    }
+    assert!(
+        text.lines().any(|l| is_db_bench_line(l, "fillrandom")),
+        "{text}"
+    );
+    // Leveled runs do not print the tiered settings.
+    let out = shaledb()
+        .args(["bench", "--num", "1000", "--benchmarks", "fillseq"])
+        .args(["--level0-compaction-trigger", "6"])
+        .assert()
+        .success();
+    let text = stdout_of(out.get_output());
+    assert!(
+        text.lines().any(|l| l == "level0_compaction_trigger: 6"),
+        "{text}"
+    );
+    assert!(!text.contains("tiered_"), "{text}");
+}
+
+#[test]
+fn bench_rejects_compaction_options_that_cannot_work_together() {
+    for bad in [
+        ["--compaction", "tiered", "--tiered-run-trigger", "1"],
+        ["--compaction", "tiered", "--tiered-run-trigger", "0"],
+        ["--compaction", "tiered", "--tiered-min-merge-width", "1"],
+        [
+            "--compaction",
+            "leveled",
+            "--level0-compaction-trigger",
+            "0",
+        ],
+        ["--compaction", "leveled", "--max-background-jobs", "0"],
+    ] {
+        shaledb()
+            .args(["bench", "--num", "100", "--benchmarks", "fillseq"])
+            .args(bad)
+            .assert()
+            .code(1)
+            .stderr(
+                predicate::str::contains("invalid argument").or(predicate::str::contains("must")),
+            );
+    }
+    shaledb()
+        .args(["bench", "--tiered-run-trigger", "many"])
+        .assert()
+        .code(2);
+}

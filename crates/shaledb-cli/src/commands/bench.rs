@@ -20,6 +20,24 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), CliError> {
         compaction: style,
         ..matched.options().clone()
     };
+    override_with(&mut options.max_background_jobs, args.max_background_jobs);
+    override_with(
+        &mut options.level0_compaction_trigger,
+        args.level0_compaction_trigger,
+    );
+    override_with(&mut options.tiered_run_trigger, args.tiered_run_trigger);
+    override_with(
+        &mut options.tiered_size_ratio_percent,
+        args.tiered_size_ratio,
+    );
+    override_with(
+        &mut options.tiered_min_merge_width,
+        args.tiered_min_merge_width,
+    );
+    override_with(
+        &mut options.tiered_max_size_amplification_percent,
+        args.tiered_max_size_amplification,
+    );
     if args.through_fault_fs {
         options.file_system = std::sync::Arc::new(shaledb::fs::FaultInjectionFs::new());
     }
@@ -30,4 +48,11 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), CliError> {
     }
     drop(report);
     Ok(())
+}
+
+/// Replaces an engine default with the value given on the command line, if any.
+fn override_with<T>(field: &mut T, given: Option<T>) {
+    if let Some(value) = given {
+        *field = value;
+    }
 }
