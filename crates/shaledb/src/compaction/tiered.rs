@@ -85,6 +85,19 @@ pub(crate) fn pick(
         .find(|c| !running.conflicts(c))
 }
 
+/// Scores for `shaledb.stats`, as RocksDB reports universal compaction: level 0's is
+/// the whole tree's, free sorted runs over the run trigger (a merge is due at 1 or
+/// more); deeper levels score 0.
+pub(crate) fn scores(version: &Version, opts: &Options, running: &Running) -> Vec<f64> {
+    let free = sorted_runs(version, running)
+        .iter()
+        .filter(|r| !r.held)
+        .count();
+    let mut scores = vec![0.0; version.num_levels()];
+    scores[0] = free as f64 / opts.effective_tiered_run_trigger() as f64;
+    scores
+}
+
 /// The compaction merging `runs[start..=end]`.
 fn compaction_for(
     version: &Arc<Version>,
@@ -246,6 +259,14 @@ mod tests {
         // Three runs, the newer ones far above the space limit: still below the trigger.
         let v = version(&[500, 500], &[(6, 10)]);
         assert!(pick(&v, &options(), &Running::default()).is_none());
+        assert_eq!(
+            scores(&v, &options(), &Running::default()),
+            [0.75, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
+        // Held runs do not count.
+        let mut running = Running::default();
+        hold(&mut running, &v, 6, &[98]);
+        assert_eq!(scores(&v, &options(), &running)[0], 0.5);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{Db, DbCore};
-use crate::compaction::picker;
+use crate::compaction::{picker, tiered};
 use crate::options::CompactionStyle;
 
 /// The most levels statistics are kept for (`Options::validate` caps `num_levels`).
@@ -148,7 +148,12 @@ impl DbCore {
         let version = &sv.version;
         let scores = {
             let state = self.state.lock();
-            picker::level_scores(version, &self.options, &state.running)
+            match self.options.compaction {
+                CompactionStyle::Leveled => {
+                    picker::level_scores(version, &self.options, &state.running)
+                }
+                CompactionStyle::Tiered => tiered::scores(version, &self.options, &state.running),
+            }
         };
         let flushed = self.stats.flush_bytes.load(Ordering::Relaxed);
         let mut out = String::new();
