@@ -29,7 +29,9 @@ pub enum CompactionStyle {
     #[default]
     Leveled,
     /// Sorted runs of similar size are merged together. Lower write amplification for
-    /// write-heavy work, at the cost of more space and more runs to read.
+    /// write-heavy work, at the cost of more space and more runs to read. With the
+    /// default two background jobs one thread compacts, so a long full merge can let
+    /// level 0 fill; three jobs let newer runs merge beside it.
     Tiered,
 }
 
@@ -94,7 +96,8 @@ pub struct Options {
     /// works. Level-0 file counts then neither slow nor stop writers (as in RocksDB), so
     /// level 0 grows until a manual compaction: this suits bulk loads. Default false.
     pub disable_auto_compactions: bool,
-    /// Level-0 file count that triggers a compaction. Default 4.
+    /// Level-0 file count that triggers a leveled compaction (tiered compaction counts
+    /// sorted runs against `tiered_run_trigger` instead). Default 4.
     pub level0_compaction_trigger: usize,
     /// Level-0 file count at which writes are slowed. Default 20.
     pub level0_slowdown_writes_trigger: usize,
@@ -123,8 +126,9 @@ pub struct Options {
     /// uses `level0_file_num_compaction_trigger` (4) for this; tiered keeps its own
     /// default of 8, which wrote about a third fewer table bytes than 4 with 10M random
     /// keys and half as many with 50M (see `docs/architecture.md`), at the cost of more
-    /// runs for a read to check. A value above `level0_slowdown_writes_trigger` acts as that trigger, so
-    /// merging starts before level 0 alone would slow writers. Default 8.
+    /// runs for a read to check. A value above `level0_slowdown_writes_trigger` acts as
+    /// that trigger, so merging starts before level 0 alone would slow writers.
+    /// Default 8.
     pub tiered_run_trigger: usize,
     /// Tiered compaction: when all runs but the oldest add up to more than this
     /// percentage of the oldest, everything is merged into one run. It bounds space
