@@ -70,6 +70,16 @@ pub(crate) fn pick(
     running: &Running,
 ) -> Option<Compaction> {
     let runs = sorted_runs(version, running);
+    if version.level0_seqs_overlap() {
+        // After an interrupted repair any level-0 table may hold a key's newest
+        // version, so level 0 cannot be split into runs: merge it whole, now.
+        let level0 = runs.iter().take_while(|r| r.level == 0).count();
+        if level0 < 2 || runs[..level0].iter().any(|r| r.held) {
+            return None;
+        }
+        let c = compaction_for(version, &runs, 0, level0 - 1, opts);
+        return (!running.conflicts(&c)).then_some(c);
+    }
     let free = runs.iter().filter(|r| !r.held).count();
     if free < opts.effective_tiered_run_trigger() {
         return None;
@@ -267,6 +277,27 @@ mod tests {
         let mut running = Running::default();
         hold(&mut running, &v, 6, &[98]);
         assert_eq!(scores(&v, &options(), &running)[0], 0.5);
+    }
+
+    #[test]
+    fn level0_tables_with_overlapping_sequence_ranges_merge_whole() {
+        let mut v = Version::empty(7);
+        // Table 2 holds sequence numbers 1..=10 and table 1 holds 5..=5.
+        v.levels[0].push(file(1, 10));
+        let wide = FileMeta {
+            smallest_seq: 1,
+            largest_seq: 10,
+            ..FileMeta::clone(&file(2, 10_000))
+        };
+        v.levels[0].push(Arc::new(wide));
+        v.levels[6].push(file(3, 1_000_000));
+        v.sort_levels();
+        let v = Arc::new(v);
+        assert!(v.level0_seqs_overlap());
+        // Two runs of very different sizes, below the trigger: merged all the same.
+        let c = pick(&v, &options(), &Running::default()).unwrap();
+        assert_eq!(numbers(&c), [2, 1]);
+        assert_eq!(c.output_level, 5);
     }
 
     #[test]

@@ -21,12 +21,19 @@ use crate::memtable::Lookup;
 #[derive(Debug, Clone)]
 pub(crate) struct Version {
     pub(crate) levels: Vec<Vec<Arc<FileMeta>>>,
+    /// Whether two level-0 tables' sequence ranges overlap, so that the newest table
+    /// holding a key need not hold its newest version. Flushes and tiered merges never
+    /// make such tables; repair lists every table it finds in level 0, and its full
+    /// compaction removes them, but a database opened after a repair interrupted
+    /// before that compaction ended has them. Set by [`Version::sort_levels`].
+    level0_seqs_overlap: bool,
 }
 
 impl Version {
     pub(crate) fn empty(num_levels: usize) -> Self {
         Version {
             levels: vec![Vec::new(); num_levels],
+            level0_seqs_overlap: false,
         }
     }
 
@@ -36,6 +43,11 @@ impl Version {
 
     pub(crate) fn files(&self, level: usize) -> &[Arc<FileMeta>] {
         self.levels.get(level).map_or(&[], |l| l.as_slice())
+    }
+
+    /// Whether level-0 tables' sequence ranges overlap (see the field).
+    pub(crate) fn level0_seqs_overlap(&self) -> bool {
+        self.level0_seqs_overlap
     }
 
     pub(crate) fn level_bytes(&self, level: usize) -> u64 {
@@ -57,6 +69,10 @@ impl Version {
                     .cmp(&a.largest_seq)
                     .then(b.number.cmp(&a.number))
             });
+            // Newest first: each table's range must lie above the next one's.
+            self.level0_seqs_overlap = l0
+                .windows(2)
+                .any(|pair| pair[1].largest_seq >= pair[0].smallest_seq);
         }
         for level in self.levels.iter_mut().skip(1) {
             level.sort_by(|a, b| compare_internal(&a.smallest, &b.smallest));
@@ -93,9 +109,27 @@ impl Version {
         tables: &TableCache,
     ) -> Result<Lookup> {
         let lookup = make_internal_key(key, snapshot, KIND_FOR_SEEK);
-        for file in self.files(0) {
-            if file.smallest_user_key() <= key && key <= file.largest_user_key() {
-                if let Some(found) = Self::get_in_file(file, &lookup, hash, tables)? {
+        let level0 = self
+            .files(0)
+            .iter()
+            .filter(|f| f.smallest_user_key() <= key && key <= f.largest_user_key());
+        if self.level0_seqs_overlap {
+            // Every level-0 table may hold the newest version: ask them all.
+            let mut newest: Option<(SequenceNumber, Lookup)> = None;
+            for file in level0 {
+                if let Some((seq, found)) = Self::get_in_file(file, &lookup, hash, tables)? {
+                    if newest.as_ref().is_none_or(|(best, _)| seq > *best) {
+                        newest = Some((seq, found));
+                    }
+                }
+            }
+            if let Some((_, found)) = newest {
+                return Ok(found);
+            }
+        } else {
+            // Newest table first: the first version found is the newest.
+            for file in level0 {
+                if let Some((_, found)) = Self::get_in_file(file, &lookup, hash, tables)? {
                     return Ok(found);
                 }
             }
@@ -104,7 +138,7 @@ impl Version {
             let i = Self::find_file(files, &lookup);
             if let Some(file) = files.get(i) {
                 if file.smallest_user_key() <= key {
-                    if let Some(found) = Self::get_in_file(file, &lookup, hash, tables)? {
+                    if let Some((_, found)) = Self::get_in_file(file, &lookup, hash, tables)? {
                         return Ok(found);
                     }
                 }
@@ -113,12 +147,13 @@ impl Version {
         Ok(Lookup::NotFound)
     }
 
+    /// The newest version of the key `lookup` seeks in `file`, with its sequence number.
     fn get_in_file(
         file: &FileMeta,
         lookup: &[u8],
         hash: u64,
         tables: &TableCache,
-    ) -> Result<Option<Lookup>> {
+    ) -> Result<Option<(SequenceNumber, Lookup)>> {
         let table = tables.get(file.number, file.file_size)?;
         let Some((found_key, value)) = table.get(lookup, hash)? else {
             return Ok(None);
@@ -126,10 +161,13 @@ impl Version {
         let parsed = parse_internal_key(&found_key).ok_or_else(|| {
             Error::corruption(table.path().as_ref().clone(), 0, "undecodable internal key")
         })?;
-        Ok(Some(match parsed.kind {
-            ValueKind::Put => Lookup::Found(value),
-            ValueKind::Delete => Lookup::Deleted,
-        }))
+        Ok(Some((
+            parsed.seq,
+            match parsed.kind {
+                ValueKind::Put => Lookup::Found(value),
+                ValueKind::Delete => Lookup::Deleted,
+            },
+        )))
     }
 
     /// Cursors over every table: one per level-0 table, one per deeper level.
@@ -167,5 +205,71 @@ impl Version {
     /// Total bytes of all tables.
     pub(crate) fn total_bytes(&self) -> u64 {
         (0..self.levels.len()).map(|l| self.level_bytes(l)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{filename, flush_meta};
+    use crate::fs::{FileSystem, RealFileSystem};
+    use crate::options::Compression;
+    use crate::table::{key_hash, TableBuilder};
+
+    /// Writes table `number` holding `(user key, sequence, value)` entries, in order.
+    fn table(dir: &std::path::Path, number: u64, entries: &[(&str, u64, &str)]) -> Arc<FileMeta> {
+        let file = RealFileSystem
+            .create(&filename::table_path(dir, number))
+            .unwrap();
+        let mut builder = TableBuilder::new(file, 4096, Compression::None, 10);
+        for (key, seq, value) in entries {
+            builder
+                .add(
+                    &make_internal_key(key.as_bytes(), *seq, ValueKind::Put),
+                    value.as_bytes(),
+                )
+                .unwrap();
+        }
+        Arc::new(flush_meta(number, builder.finish().unwrap()))
+    }
+
+    fn get(v: &Version, tables: &TableCache, key: &str) -> Option<Vec<u8>> {
+        match v
+            .get(
+                key.as_bytes(),
+                key_hash(key.as_bytes()),
+                u64::MAX >> 8,
+                tables,
+            )
+            .unwrap()
+        {
+            Lookup::Found(value) => Some(value.to_vec()),
+            _ => None,
+        }
+    }
+
+    /// Level-0 tables whose sequence ranges overlap (a repair's, before its compaction
+    /// ends) are all asked, and the newest version wins, wherever it lies.
+    #[test]
+    fn overlapping_level0_sequence_ranges_return_the_newest_version() {
+        let dir = tempfile::tempdir().unwrap();
+        // An old version of "k" beside newer data (as a deep table merged from above).
+        let wide = table(dir.path(), 1, &[("a", 900, "a-new"), ("k", 10, "k-old")]);
+        let narrow = table(dir.path(), 2, &[("k", 500, "k-new")]);
+        let mut v = Version::empty(7);
+        v.levels[0] = vec![Arc::clone(&narrow), Arc::clone(&wide)];
+        v.sort_levels();
+        assert_eq!(v.files(0)[0].number, 1, "the wider range sorts first");
+        assert!(v.level0_seqs_overlap);
+        let tables = TableCache::new(dir.path(), Arc::new(RealFileSystem), None, 100);
+        assert_eq!(get(&v, &tables, "k").as_deref(), Some(&b"k-new"[..]));
+        assert_eq!(get(&v, &tables, "a").as_deref(), Some(&b"a-new"[..]));
+        // Disjoint ranges keep the fast path.
+        let older = table(dir.path(), 3, &[("k", 5, "k-older")]);
+        let mut v = Version::empty(7);
+        v.levels[0] = vec![older, narrow];
+        v.sort_levels();
+        assert!(!v.level0_seqs_overlap);
+        assert_eq!(get(&v, &tables, "k").as_deref(), Some(&b"k-new"[..]));
     }
 }
