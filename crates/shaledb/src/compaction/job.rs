@@ -50,9 +50,9 @@ fn is_bottom_for_key(
             .is_none_or(|f| f.smallest_user_key() > user_key)
     });
     deeper_clear
-        && beside
+        && !beside
             .iter()
-            .all(|f| f.smallest_user_key() > user_key || f.largest_user_key() < user_key)
+            .any(|f| f.overlaps(Some(user_key), Some(user_key)))
 }
 
 /// The level-0 tables that are not inputs of `c`, when `c` writes to level 0.
