@@ -23,7 +23,9 @@ pub struct Cli {
     pub bench: BenchConfig,
 
     /// Engines to run, comma-separated: shaledb, rocksdb, fjall, sled, redb, leveldb
-    /// (rusty-leveldb). rocksdb needs the `rocksdb` feature (`cargo peers` has it).
+    /// (rusty-leveldb); also shaledb-tiered and rocksdb-universal, the two engines with
+    /// size-tiered compaction and otherwise the same settings. rocksdb and
+    /// rocksdb-universal need the `rocksdb` feature (`cargo peers` has it).
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES)]
     pub engines: Vec<String>,
 

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use shaledb_bench::Workload;
 
-use crate::engines::BASELINE;
+use crate::engines::{is_shaledb_or_rocksdb, BASELINE, ROCKSDB, SHALEDB_TIERED};
 use crate::median::{format_mib, format_number, format_ops, format_ratio, median_of, ratio};
 use crate::table::Table;
 
@@ -401,7 +401,7 @@ impl Comparison {
                 | "fillsync" | "readwhilewriting" => 1.0,
                 _ => continue,
             };
-            let r = self.ratio(row, "rocksdb");
+            let r = self.ratio(row, ROCKSDB);
             goals.push(Goal {
                 what: format!("{} (ShaleDB ÷ RocksDB)", row.workload),
                 target: format!("≥ {target:.1}"),
@@ -411,7 +411,7 @@ impl Comparison {
             });
         }
         let base = self.amplification_of(BASELINE);
-        let rocks = self.amplification_of("rocksdb");
+        let rocks = self.amplification_of(ROCKSDB);
         let (shale_wa, rocks_wa) = (
             base.and_then(|a| a.write_amp),
             rocks.and_then(|a| a.write_amp),
@@ -426,6 +426,19 @@ impl Comparison {
             met: shale_wa.zip(rocks_wa).map(|(s, r)| s <= r),
             details: Vec::new(),
         });
+        if let Some(tiered) = self.amplification_of(SHALEDB_TIERED) {
+            let tiered_wa = tiered.write_amp;
+            goals.push(Goal {
+                what: format!(
+                    "tiered write amplification after {}",
+                    self.amplification_after.as_deref().unwrap_or("the fills")
+                ),
+                target: format!("≤ RocksDB's leveled ({})", format_number(rocks_wa, 2)),
+                measured: format_number(tiered_wa, 2),
+                met: tiered_wa.zip(rocks_wa).map(|(t, r)| t <= r),
+                details: Vec::new(),
+            });
+        }
         let rss = base.and_then(|a| a.peak_rss_bytes);
         goals.push(Goal {
             what: "ShaleDB peak RSS".to_string(),
@@ -440,7 +453,7 @@ impl Comparison {
         let rust_peers: Vec<&String> = self
             .engines
             .iter()
-            .filter(|e| *e != BASELINE && *e != "rocksdb")
+            .filter(|e| !is_shaledb_or_rocksdb(e))
             .collect();
         let mut behind = Vec::new();
         let mut compared = 0;
@@ -628,6 +641,37 @@ pub(crate) mod tests {
             .find(|g| g.what == "ShaleDB peak RSS")
             .expect("goal");
         assert_eq!(rss.met, Some(true));
+    }
+
+    #[test]
+    fn tiered_variants_are_not_rust_peers_and_get_a_write_amp_goal() {
+        let workloads = [Workload::FillRandom, Workload::Overwrite];
+        let one = |name: &str, fill: f64, over: f64| {
+            let ops = [("fillrandom", fill), ("overwrite", over)];
+            runs(name, vec![Outcome::Done(record(&ops, 1 << 20))])
+        };
+        let c = Comparison::new(
+            &[
+                one("shaledb", 300.0, 200.0),
+                one("rocksdb", 100.0, 150.0),
+                one("shaledb-tiered", 400.0, 100.0),
+                one("rocksdb-universal", 500.0, 500.0),
+            ],
+            &workloads,
+        );
+        let goals = c.goals();
+        let tiered = goals
+            .iter()
+            .find(|g| g.what.starts_with("tiered write amplification"))
+            .expect("a tiered goal");
+        // write_amp is overwrite's ops / 1e6 in `record`: 100 against RocksDB's 150.
+        assert_eq!(tiered.met, Some(true));
+        assert_eq!(tiered.measured, "0.00");
+        let rust = goals.last().expect("goal");
+        assert_eq!(rust.what, "ShaleDB vs the Rust engines, every workload");
+        assert_eq!((rust.measured.as_str(), rust.met), ("—", None));
+        let without = Comparison::new(&[one("shaledb", 1.0, 1.0)], &workloads);
+        assert!(!without.goals().iter().any(|g| g.what.starts_with("tiered")));
     }
 
     #[test]

@@ -188,13 +188,26 @@ impl Engine for ShaleEngine {
 /// Opens [`ShaleEngine`]s with fixed options.
 #[derive(Debug, Clone)]
 pub struct ShaleFactory {
+    name: String,
     options: Options,
 }
 
 impl ShaleFactory {
-    /// A factory that opens every database with `options`.
+    /// A factory named `shaledb` that opens every database with `options`.
     pub fn new(options: Options) -> Self {
-        ShaleFactory { options }
+        ShaleFactory {
+            name: "shaledb".to_string(),
+            options,
+        }
+    }
+
+    /// The same factory under another name (the report's engine name and the
+    /// database's subdirectory), so that two configurations can run side by side.
+    pub fn named(self, name: impl Into<String>) -> Self {
+        ShaleFactory {
+            name: name.into(),
+            ..self
+        }
     }
 
     /// The settings of the peers comparison: LZ4, bloom 10 bits per key, a memtable
@@ -220,7 +233,7 @@ impl ShaleFactory {
 
 impl EngineFactory for ShaleFactory {
     fn name(&self) -> String {
-        "shaledb".to_string()
+        self.name.clone()
     }
 
     fn settings(&self) -> Vec<(String, String)> {

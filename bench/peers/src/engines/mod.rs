@@ -9,7 +9,10 @@
 //! key (and over each memtable, 1% of its size, where the engine has one), 4 KiB blocks, a 64 MiB memtable, a 64 MiB block cache, and 2 background jobs.
 //!
 //! ShaleDB's adapter is `shaledb_bench::ShaleFactory::matched()`; RocksDB's exists only
-//! with the `rocksdb` feature.
+//! with the `rocksdb` feature. Two more names run the size-tiered styles with the same
+//! settings, for the compaction figures: `shaledb-tiered` (ShaleDB's
+//! `CompactionStyle::Tiered`) and `rocksdb-universal` (RocksDB's universal compaction,
+//! its default options). They are not in the default list.
 
 mod fjall;
 mod leveldb;
@@ -20,6 +23,7 @@ mod sled;
 
 use std::error::Error as StdError;
 
+use shaledb::{CompactionStyle, Options};
 use shaledb_bench::{EngineError, EngineFactory, ShaleFactory};
 
 use crate::error::PeersError;
@@ -29,6 +33,21 @@ pub const DEFAULT_ENGINES: &str = "shaledb,rocksdb,fjall,sled,redb,leveldb";
 
 /// The name of the engine every ratio is taken against.
 pub const BASELINE: &str = "shaledb";
+
+/// ShaleDB with size-tiered compaction, otherwise matched as [`BASELINE`].
+pub const SHALEDB_TIERED: &str = "shaledb-tiered";
+
+/// RocksDB, the peer every goal is measured against.
+pub const ROCKSDB: &str = "rocksdb";
+
+/// RocksDB with universal compaction, otherwise matched as [`ROCKSDB`].
+pub const ROCKSDB_UNIVERSAL: &str = "rocksdb-universal";
+
+/// Whether `name` is ShaleDB or RocksDB in one of their compaction styles, rather than
+/// one of the Rust engines ShaleDB is compared with.
+pub fn is_shaledb_or_rocksdb(name: &str) -> bool {
+    [BASELINE, SHALEDB_TIERED, ROCKSDB, ROCKSDB_UNIVERSAL].contains(&name)
+}
 
 /// The matched memtable (write buffer) size.
 pub const MEMTABLE_BYTES: u64 = 64 << 20;
@@ -64,7 +83,9 @@ pub enum Unavailable {
 pub fn factory(name: &str) -> Result<Box<dyn EngineFactory>, Unavailable> {
     match name {
         BASELINE => Ok(Box::new(ShaleFactory::matched())),
-        "rocksdb" => rocksdb_factory(),
+        SHALEDB_TIERED => Ok(Box::new(shaledb_tiered())),
+        ROCKSDB => rocksdb_factory(false),
+        ROCKSDB_UNIVERSAL => rocksdb_factory(true),
         "fjall" => Ok(Box::new(fjall::FjallFactory)),
         "sled" => Ok(Box::new(sled::SledFactory)),
         "redb" => Ok(Box::new(redb::RedbFactory)),
@@ -73,13 +94,22 @@ pub fn factory(name: &str) -> Result<Box<dyn EngineFactory>, Unavailable> {
     }
 }
 
+/// ShaleDB's matched settings with size-tiered compaction (its default tiered options).
+fn shaledb_tiered() -> ShaleFactory {
+    let options = Options {
+        compaction: CompactionStyle::Tiered,
+        ..ShaleFactory::matched().options().clone()
+    };
+    ShaleFactory::new(options).named(SHALEDB_TIERED)
+}
+
 #[cfg(feature = "rocksdb")]
-fn rocksdb_factory() -> Result<Box<dyn EngineFactory>, Unavailable> {
-    Ok(Box::new(rocks::RocksFactory))
+fn rocksdb_factory(universal: bool) -> Result<Box<dyn EngineFactory>, Unavailable> {
+    Ok(Box::new(rocks::RocksFactory { universal }))
 }
 
 #[cfg(not(feature = "rocksdb"))]
-fn rocksdb_factory() -> Result<Box<dyn EngineFactory>, Unavailable> {
+fn rocksdb_factory(_universal: bool) -> Result<Box<dyn EngineFactory>, Unavailable> {
     Err(Unavailable::NotCompiled(
         "built without the `rocksdb` feature (its C++ build takes ~20 minutes); \
          run `cargo peers` to include it",
@@ -148,7 +178,7 @@ mod tests {
         for name in DEFAULT_ENGINES.split(',') {
             match factory(name) {
                 Ok(f) => assert!(!f.settings().is_empty(), "{name}"),
-                Err(Unavailable::NotCompiled(_)) => assert_eq!(name, "rocksdb"),
+                Err(Unavailable::NotCompiled(_)) => assert_eq!(name, ROCKSDB),
                 Err(Unavailable::Unknown) => panic!("{name} unknown"),
             }
         }
@@ -158,5 +188,22 @@ mod tests {
         assert_eq!(resolved.factories.len(), 2);
         assert!(resolved.skipped.is_empty());
         assert!(resolve(&["nope".to_string()]).is_err());
+    }
+
+    #[test]
+    fn the_tiered_variants_have_names_of_their_own() {
+        let tiered = factory(SHALEDB_TIERED).expect("always compiled");
+        assert_eq!(tiered.name(), SHALEDB_TIERED);
+        let settings = tiered.settings();
+        let style = settings.iter().find(|(k, _)| k == "compaction");
+        assert_eq!(style.map(|(_, v)| v.as_str()), Some("Tiered"));
+        let names: Vec<String> = [BASELINE, SHALEDB_TIERED].map(String::from).into();
+        assert_eq!(resolve(&names).expect("known").factories.len(), 2);
+        match factory(ROCKSDB_UNIVERSAL) {
+            Ok(f) => assert_eq!(f.name(), ROCKSDB_UNIVERSAL),
+            Err(Unavailable::NotCompiled(_)) => {}
+            Err(Unavailable::Unknown) => panic!("rocksdb-universal unknown"),
+        }
+        assert!(is_shaledb_or_rocksdb(ROCKSDB_UNIVERSAL) && !is_shaledb_or_rocksdb("fjall"));
     }
 }

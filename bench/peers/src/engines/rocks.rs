@@ -20,7 +20,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rocksdb::statistics::{StatsLevel, Ticker};
-use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, DBCompactionStyle, DBCompressionType, Options,
+    UniversalCompactOptions, WriteBatch, WriteOptions, DB,
+};
 use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats};
 
 use super::{
@@ -30,6 +33,7 @@ use super::{
 
 /// RocksDB under benchmark.
 pub struct RocksEngine {
+    name: String,
     db: DB,
     /// The options the database was opened with; they share its statistics object.
     options: Options,
@@ -54,7 +58,7 @@ impl RocksEngine {
 
 impl Engine for RocksEngine {
     fn name(&self) -> String {
-        "rocksdb".into()
+        self.name.clone()
     }
 
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), EngineError> {
@@ -191,10 +195,14 @@ impl Engine for RocksEngine {
 }
 
 /// Opens [`RocksEngine`]s with the matched settings.
-pub struct RocksFactory;
+pub struct RocksFactory {
+    /// Universal compaction (RocksDB's size-tiered style, with its default options)
+    /// instead of leveled.
+    pub universal: bool,
+}
 
 impl RocksFactory {
-    fn options() -> Options {
+    fn options(&self) -> Options {
         let mut table = BlockBasedOptions::default();
         table.set_block_size(BLOCK_BYTES as usize);
         table.set_bloom_filter(f64::from(BLOOM_BITS_PER_KEY), false);
@@ -210,13 +218,21 @@ impl RocksFactory {
         options.set_block_based_table_factory(&table);
         options.enable_statistics();
         options.set_statistics_level(StatsLevel::ExceptHistogramOrTimers);
+        if self.universal {
+            options.set_compaction_style(DBCompactionStyle::Universal);
+            options.set_universal_compaction_options(&UniversalCompactOptions::default());
+        }
         options
     }
 }
 
 impl EngineFactory for RocksFactory {
     fn name(&self) -> String {
-        "rocksdb".into()
+        if self.universal {
+            super::ROCKSDB_UNIVERSAL.into()
+        } else {
+            super::ROCKSDB.into()
+        }
     }
 
     fn settings(&self) -> Vec<(String, String)> {
@@ -250,7 +266,12 @@ impl EngineFactory for RocksFactory {
             setting("max_background_jobs", BACKGROUND_JOBS.to_string()),
             setting(
                 "compaction",
-                "leveled, dynamic level bytes; L0 triggers 4/20/36",
+                if self.universal {
+                    "universal: size_ratio 1, min_merge_width 2, \
+                     max_size_amplification_percent 200; L0 triggers 4/20/36"
+                } else {
+                    "leveled, dynamic level bytes; L0 triggers 4/20/36"
+                },
             ),
             setting("statistics", "tickers only (ExceptHistogramOrTimers)"),
         ]
@@ -258,11 +279,12 @@ impl EngineFactory for RocksFactory {
 
     fn open(&self, dir: &Path) -> Result<Box<dyn Engine>, EngineError> {
         std::fs::create_dir_all(dir).engine_err()?;
-        let options = Self::options();
+        let options = self.options();
         let db = DB::open(&options, dir).engine_err()?;
         let mut synced = WriteOptions::default();
         synced.set_sync(true);
         Ok(Box::new(RocksEngine {
+            name: self.name(),
             db,
             options,
             unsynced: WriteOptions::default(),
