@@ -324,6 +324,10 @@ fn numeric_properties_are_plain_numbers() {
         num(&db, p);
     }
     assert!(db.property("shaledb.num-files-at-level7").is_none());
+    for malformed in ["", "+1", "-0", " 1", "1 ", "01x", "99999999999999999999999"] {
+        let name = format!("shaledb.num-files-at-level{malformed}");
+        assert!(db.property(&name).is_none(), "{name}");
+    }
     assert!(db.property("shaledb.no-such-property").is_none());
     let estimate = num(&db, "shaledb.estimate-num-keys");
     assert!(

@@ -306,6 +306,10 @@ impl DbCore {
             "shaledb.num-files-total" => version.all_files().count() as u64,
             _ => {
                 let level = name.strip_prefix("shaledb.num-files-at-level")?;
+                // Digits only: `parse` alone would also take "+1".
+                if level.is_empty() || !level.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
                 let level: usize = level.parse().ok()?;
                 if level >= version.num_levels() {
                     return None;
