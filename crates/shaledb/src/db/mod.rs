@@ -14,6 +14,7 @@
 mod background;
 pub(crate) mod filename;
 mod flush;
+mod live_data;
 mod open;
 mod read;
 mod repair;

@@ -69,6 +69,21 @@ impl BloomFilter {
         }
         true
     }
+
+    /// The chance that a key the filter does not hold passes it: the fraction of its
+    /// bits that are set, to the power of its probe count. 1 for a malformed filter,
+    /// which passes everything.
+    pub(crate) fn false_positive_rate(filter: &[u8]) -> f64 {
+        let Some((&k, bits)) = filter.split_last() else {
+            return 1.0;
+        };
+        if bits.is_empty() || k == 0 || k > 30 {
+            return 1.0;
+        }
+        let set: u64 = bits.iter().map(|b| u64::from(b.count_ones())).sum();
+        let fraction = set as f64 / (bits.len() as f64 * 8.0);
+        fraction.powi(i32::from(k))
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +105,11 @@ mod tests {
         let rate = false_positives as f64 / f64::from(trials);
         // Theory for 10 bits/key and 7 probes: 0.82%.
         assert!(rate > 0.004 && rate < 0.0125, "false positive rate {rate}");
+        let predicted = BloomFilter::false_positive_rate(&filter);
+        assert!(
+            (predicted - rate).abs() < 0.25 * rate,
+            "predicted {predicted}, measured {rate}"
+        );
     }
 
     #[test]
@@ -97,5 +117,8 @@ mod tests {
         assert!(BloomFilter::may_contain(&[], 1));
         assert!(BloomFilter::may_contain(&[0xff, 0], 1));
         assert!(BloomFilter::may_contain(&[0, 0, 99], 1));
+        for malformed in [&[][..], &[0xff, 0], &[0, 0, 99]] {
+            assert_eq!(BloomFilter::false_positive_rate(malformed), 1.0);
+        }
     }
 }

@@ -167,9 +167,22 @@ impl TableReader {
         })
     }
 
+    /// Whether the table has a bloom filter.
+    pub(crate) fn has_filter(&self) -> bool {
+        self.filter.is_some()
+    }
+
+    /// The chance that the filter passes a user key the table does not hold (1 without
+    /// a filter).
+    pub(crate) fn filter_false_positive_rate(&self) -> f64 {
+        self.filter
+            .as_deref()
+            .map_or(1.0, BloomFilter::false_positive_rate)
+    }
+
     /// True if the filter allows that a user key with this [`super::key_hash`] is in the
     /// table.
-    fn may_contain(&self, hash: u64) -> bool {
+    pub(crate) fn may_contain(&self, hash: u64) -> bool {
         match &self.filter {
             Some(f) => BloomFilter::may_contain(f, hash),
             None => true,
