@@ -68,7 +68,11 @@ const NOT_COMPARABLE: &[&str] = &[
      `estimate-live-data-size` adds up a largest set of table files whose key ranges do not \
      overlap, bottom level first, so right after random writes it leaves out the overlapping \
      upper levels, the memtables and the write-ahead logs (up to two 64 MiB memtables' \
-     worth) that the directory holds, and its ratio comes out high. **Disk ÷ logical** divides the database directory by the key and value bytes the \
+     worth) that the directory holds, and its ratio comes out high. ShaleDB's \
+     `shaledb.live-data-size` judges every table on a sample of its keys against newer \
+     tables' bloom filters and counts the live fraction of each (within a few percent of \
+     the compacted size, settled); it too leaves out the memtables, whose data sits in the \
+     logs. **Disk ÷ logical** divides the database directory by the key and value bytes the \
      harness knows to be present, the same way for every engine; below 1 means compression \
      won more than the overheads cost.",
     "**Peak L0 files** and **stalls** exist only for the LSM engines that report them; fjall \
