@@ -74,15 +74,13 @@ fn the_estimate_is_within_a_tenth_of_the_compacted_size_under_both_styles() {
 }
 
 /// Newer versions in level 0 over a compacted last level, without background
-/// compaction, so that the tree surely holds old versions: counting whole tables would
-/// be a third too high.
-#[test]
-fn the_estimate_sees_through_newer_versions_above_the_last_level() {
+/// compaction, so that the tree surely holds old versions: the estimate, the tables'
+/// size before a full compaction, and the size after it.
+fn layered(options: Options) -> (u64, u64, u64) {
     let dir = tempfile::tempdir().unwrap();
     let quiet = Options {
-        memtable_size: 256 << 10,
         disable_auto_compactions: true,
-        ..options(CompactionStyle::Leveled, 10)
+        ..options
     };
     let db = Db::open(dir.path(), quiet).unwrap();
     let mut rng = SmallRng::seed_from_u64(4);
@@ -107,15 +105,43 @@ fn the_estimate_sees_through_newer_versions_above_the_last_level() {
     let before = num(&db, "shaledb.total-sst-size");
     db.compact_range::<&[u8], _>(..).unwrap();
     let truth = num(&db, "shaledb.total-sst-size");
+    (estimate, before, truth)
+}
+
+fn assert_close(what: &str, (estimate, before, truth): (u64, u64, u64)) {
+    // Counting whole tables would be a third too high.
     assert!(
         before as f64 > 1.3 * truth as f64,
-        "only {before} bytes before compacting to {truth}"
+        "{what}: only {before} bytes before compacting to {truth}"
     );
     let error = (estimate as f64 - truth as f64).abs() / truth as f64;
     assert!(
         error < 0.1,
-        "estimated {estimate} live bytes; a full compaction left {truth} (before: {before})"
+        "{what}: estimated {estimate} live bytes; a full compaction left {truth} \
+         (before: {before})"
     );
+}
+
+#[test]
+fn the_estimate_sees_through_newer_versions_above_the_last_level() {
+    let options = Options {
+        memtable_size: 256 << 10,
+        ..options(CompactionStyle::Leveled, 10)
+    };
+    assert_close("1 KiB blocks", layered(options));
+}
+
+/// With 256-byte blocks every table has thousands of them, more than the estimate walks
+/// one by one: it samples the index at its restart points instead.
+#[test]
+fn tables_with_large_indexes_are_sampled_at_restart_points() {
+    let options = Options {
+        memtable_size: 1 << 20,
+        block_size: 256,
+        target_file_size: 8 << 20,
+        ..options(CompactionStyle::Leveled, 10)
+    };
+    assert_close("256-byte blocks", layered(options));
 }
 
 #[test]

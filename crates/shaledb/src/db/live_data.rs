@@ -3,7 +3,8 @@
 //!
 //! Each table is judged on a sample of its own keys: the last key of up to
 //! [`SAMPLES_PER_TABLE`] of its data blocks, spread evenly through its index, which is
-//! in memory (no data block is read). A sampled version is dead if it is a tombstone,
+//! in memory (no data block is read; a large index is sampled at its restart points, so
+//! the work per table is bounded). A sampled version is dead if it is a tombstone,
 //! or if a newer table may hold its key, by key range and bloom filter: the newer
 //! version hides it. A table counts for its size times its estimated live fraction.
 //! Newer means, for a level-0 table, the level-0 tables before it (level 0 is kept
@@ -25,7 +26,7 @@
 use std::sync::Arc;
 
 use crate::cache::TableCache;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
 use crate::key::{parse_internal_key, ValueKind};
 use crate::table::{key_hash, TableReader};
@@ -125,29 +126,19 @@ impl Newer<'_> {
 
 /// The estimated live bytes of one table.
 fn live_bytes(table: &Table, newer: &Newer<'_>) -> Result<u64> {
-    let blocks = table.reader.properties().data_blocks.max(1);
-    let step = blocks.div_ceil(SAMPLES_PER_TABLE);
-    let mut index = table.reader.index_iter();
-    index.seek_to_first();
     let (mut samples, mut dead, mut by_chance) = (0u64, 0u64, 0.0f64);
-    let mut block = 0u64;
-    while index.valid() {
-        if block.is_multiple_of(step) {
-            samples += 1;
-            match parse_internal_key(index.key()) {
-                Some(key) if key.kind == ValueKind::Put => {
-                    let (held, chance) = newer.may_hold(key.user_key);
-                    dead += u64::from(held);
-                    by_chance += chance;
-                }
-                // A tombstone is never live data.
-                _ => dead += 1,
+    for_each_sample(&table.reader, |key| {
+        samples += 1;
+        match parse_internal_key(key) {
+            Some(key) if key.kind == ValueKind::Put => {
+                let (held, chance) = newer.may_hold(key.user_key);
+                dead += u64::from(held);
+                by_chance += chance;
             }
+            // A tombstone is never live data.
+            _ => dead += 1,
         }
-        block += 1;
-        index.next();
-    }
-    index.status()?;
+    })?;
     if samples == 0 {
         return Ok(0);
     }
@@ -159,6 +150,42 @@ fn live_bytes(table: &Table, newer: &Newer<'_>) -> Result<u64> {
     };
     // Cannot overflow: the product is at most the table's size.
     Ok((table.meta.file_size as f64 * (1.0 - dead_fraction)) as u64)
+}
+
+/// Up to this many index entries are walked one by one to pick the samples; a larger
+/// index is sampled at its restart points (every 16th entry), which are stored whole,
+/// so the cost per table stays bounded however large the table.
+const WALK_LIMIT: u64 = 2048;
+
+/// Calls `visit` with each sampled key of the table: the last keys of evenly spread
+/// data blocks, as the index holds them.
+fn for_each_sample(reader: &TableReader, mut visit: impl FnMut(&[u8])) -> Result<()> {
+    let index = reader.index_block();
+    let blocks = reader.properties().data_blocks;
+    let restarts = index.num_restarts();
+    if blocks > WALK_LIMIT && restarts as u64 >= SAMPLES_PER_TABLE {
+        // Cannot truncate: the quotient is at most `restarts`, a usize.
+        let step = (restarts as u64).div_ceil(SAMPLES_PER_TABLE) as usize;
+        for r in (0..restarts).step_by(step) {
+            let key = index.restart_key(r).ok_or_else(|| {
+                Error::corruption(reader.path().as_ref().clone(), 0, "undecodable index entry")
+            })?;
+            visit(key);
+        }
+        return Ok(());
+    }
+    let step = blocks.max(1).div_ceil(SAMPLES_PER_TABLE);
+    let mut entries = reader.index_iter();
+    entries.seek_to_first();
+    let mut position = 0u64;
+    while entries.valid() {
+        if position.is_multiple_of(step) {
+            visit(entries.key());
+        }
+        position += 1;
+        entries.next();
+    }
+    entries.status()
 }
 
 /// The fallback: tables are counted from the last level up, skipping any whose key

@@ -55,9 +55,20 @@ impl Block {
     }
 
     /// Restart points in the block.
-    #[cfg(test)]
     pub(crate) fn num_restarts(&self) -> usize {
         self.num_restarts
+    }
+
+    /// The key stored whole at restart point `index` (an entry there shares nothing
+    /// with the one before), or `None` if `index` is out of range or the entry is
+    /// damaged.
+    pub(crate) fn restart_key(&self, index: usize) -> Option<&[u8]> {
+        if index >= self.num_restarts {
+            return None;
+        }
+        let entries = &self.data[..self.restarts_at];
+        let (key_start, value_start, _, _) = decode_entry(entries, self.restart(index), 0).ok()?;
+        Some(&entries[key_start..value_start])
     }
 
     /// Bytes held in memory.
@@ -214,11 +225,7 @@ impl BlockIter {
 
     /// The key stored whole at restart point `index`, or `None` on damage.
     fn restart_key(&self, index: usize) -> Option<&[u8]> {
-        let entries = &self.block.data[..self.block.restarts_at];
-        // An entry at a restart point shares nothing with a previous key.
-        let (key_start, value_start, _, _) =
-            decode_entry(entries, self.block.restart(index), 0).ok()?;
-        Some(&entries[key_start..value_start])
+        self.block.restart_key(index)
     }
 }
 
