@@ -22,14 +22,16 @@ impl From<shaledb::Error> for EngineError {
 
 /// ShaleDB under benchmark.
 pub struct ShaleEngine {
+    name: String,
     db: Db,
     peak_l0_files: AtomicU64,
 }
 
 impl ShaleEngine {
-    /// Wraps an open database.
+    /// Wraps an open database, reported as `shaledb`.
     pub fn new(db: Db) -> Self {
         ShaleEngine {
+            name: "shaledb".to_string(),
             db,
             peak_l0_files: AtomicU64::new(0),
         }
@@ -55,7 +57,7 @@ fn write_options(sync: bool) -> WriteOptions {
 
 impl Engine for ShaleEngine {
     fn name(&self) -> String {
-        "shaledb".to_string()
+        self.name.clone()
     }
 
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), EngineError> {
@@ -294,6 +296,9 @@ impl EngineFactory for ShaleFactory {
     fn open(&self, dir: &Path) -> Result<Box<dyn Engine>, EngineError> {
         std::fs::create_dir_all(dir).map_err(EngineError::new)?;
         let db = Db::open(dir, self.options.clone())?;
-        Ok(Box::new(ShaleEngine::new(db)))
+        Ok(Box::new(ShaleEngine {
+            name: self.name.clone(),
+            ..ShaleEngine::new(db)
+        }))
     }
 }
