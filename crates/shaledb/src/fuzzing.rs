@@ -18,13 +18,18 @@ use crate::table::{Block, BlockIter, TableReader};
 use crate::version::VersionEdit;
 use crate::wal::{LogReader, ReadOutcome, WalRecord};
 
-/// Decodes `data` as a table block and walks it forward, backward and by seeks.
+/// Decodes `data` as a table block and walks it forward, backward and by seeks; then
+/// again with the restart-key copy that index blocks are searched through.
 pub fn decode_block(data: &[u8]) {
     let Ok(block) = Block::new(data.to_vec()) else {
         return;
     };
     let mut it = BlockIter::new(Arc::new(block), Arc::new("fuzz".into()), 0);
     walk(&mut it, data);
+    if let Ok(block) = Block::new(data.to_vec()) {
+        let block = Arc::new(block.with_restart_prefixes());
+        walk(&mut BlockIter::new(block, Arc::new("fuzz".into()), 0), data);
+    }
 }
 
 /// Opens `data` as a whole table file and reads every entry both ways; then does the

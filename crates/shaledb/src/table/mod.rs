@@ -21,6 +21,7 @@ mod format;
 mod iter;
 mod properties;
 mod reader;
+mod restart_prefixes;
 
 pub(crate) use block::{Block, BlockIter};
 pub(crate) use bloom::key_hash;

@@ -71,8 +71,8 @@ impl TableReader {
             cache,
         };
         let index_raw = reader.read_block_bytes(footer.index)?;
-        reader.index =
-            Arc::new(Block::new(index_raw).map_err(|d| corrupt(footer.index.offset, d))?);
+        let index = Block::new(index_raw).map_err(|d| corrupt(footer.index.offset, d))?;
+        reader.index = Arc::new(index.with_restart_prefixes());
         if footer.filter.size > 0 {
             reader.filter = Some(reader.read_block_bytes(footer.filter)?);
         }
