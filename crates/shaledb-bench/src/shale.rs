@@ -240,7 +240,12 @@ impl EngineFactory for ShaleFactory {
 
     fn settings(&self) -> Vec<(String, String)> {
         let o = &self.options;
-        let mib = |n: u64| format!("{} MiB", n >> 20);
+        // Exact, in the largest unit that divides the size.
+        let mib = |n: u64| match n {
+            _ if n > 0 && n.is_multiple_of(1 << 20) => format!("{} MiB", n >> 20),
+            _ if n > 0 && n.is_multiple_of(1 << 10) => format!("{} KiB", n >> 10),
+            _ => format!("{n} bytes"),
+        };
         let mut settings = vec![
             (
                 "wal".into(),

@@ -161,6 +161,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N")]
     pub level0_compaction_trigger: Option<usize>,
 
+    /// Leveled: the most bytes the base level (where level 0 goes) holds, as db_bench's
+    /// --max_bytes_for_level_base [engine default: 268435456, 256 MiB].
+    #[arg(long, value_name = "BYTES")]
+    pub level_base_size: Option<u64>,
+
     /// Tiered: free sorted runs that start a merge, and the count the tree is kept
     /// under [engine default: 8; a value above the slowdown trigger, 20, acts as it].
     #[arg(long, value_name = "N")]

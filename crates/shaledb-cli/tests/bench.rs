@@ -201,13 +201,16 @@ fn bench_takes_compaction_options_and_prints_them() {
     let out = shaledb()
         .args(["bench", "--num", "1000", "--benchmarks", "fillseq"])
         .args(["--level0-compaction-trigger", "6"])
+        .args(["--level-base-size", "1536000"])
         .assert()
         .success();
     let text = stdout_of(out.get_output());
-    assert!(
-        text.lines().any(|l| l == "level0_compaction_trigger: 6"),
-        "{text}"
-    );
+    for setting in ["level0_compaction_trigger: 6", "level_base_size: 1500 KiB"] {
+        assert!(
+            text.lines().any(|l| l == setting),
+            "no {setting:?} in\n{text}"
+        );
+    }
     assert!(!text.contains("tiered_"), "{text}");
 }
 
@@ -224,6 +227,7 @@ fn bench_rejects_compaction_options_that_cannot_work_together() {
             "0",
         ],
         ["--compaction", "leveled", "--max-background-jobs", "0"],
+        ["--compaction", "leveled", "--level-base-size", "1000"],
     ] {
         shaledb()
             .args(["bench", "--num", "100", "--benchmarks", "fillseq"])

@@ -25,6 +25,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), CliError> {
         &mut options.level0_compaction_trigger,
         args.level0_compaction_trigger,
     );
+    override_with(&mut options.level_base_size, args.level_base_size);
     override_with(&mut options.tiered_run_trigger, args.tiered_run_trigger);
     override_with(
         &mut options.tiered_size_ratio_percent,
