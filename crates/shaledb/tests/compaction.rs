@@ -92,6 +92,41 @@ fn deleting_everything_and_compacting_gives_the_space_back() {
 }
 
 #[test]
+fn tables_an_iterator_held_are_deleted_once_it_is_dropped() {
+    for style in [CompactionStyle::Leveled, CompactionStyle::Tiered] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            disable_auto_compactions: true,
+            ..small(style)
+        };
+        let db = Db::open(dir.path(), options).unwrap();
+        load(&db, 5_000, 0);
+        db.flush().unwrap();
+        let mut held = db.iter();
+        for i in 0..5_000 {
+            db.delete(key(i)).unwrap();
+        }
+        db.compact_range::<&[u8], _>(..).unwrap();
+        assert_eq!(num(&db, "shaledb.total-sst-size"), 0, "{style:?}");
+        // The iterator still reads the tables it started with.
+        assert_eq!(held.next().map(|e| e.unwrap().0), Some(key(0)), "{style:?}");
+        assert!(sst_files(dir.path()) > 0, "{style:?}: held tables deleted");
+        drop(held);
+        // With no write, flush or compaction to come, the release alone must bring
+        // the space back.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sst_files(dir.path()) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(
+            sst_files(dir.path()),
+            0,
+            "{style:?}: tables no version holds are still on disk"
+        );
+    }
+}
+
+#[test]
 fn snapshots_taken_before_a_compaction_read_the_old_values() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), small(CompactionStyle::Leveled)).unwrap();

@@ -16,6 +16,9 @@ use crate::compaction::{picker, tiered, user_key_range, Compaction};
 use crate::error::{Error, Result};
 use crate::options::CompactionStyle;
 
+/// How long an idle worker sleeps before it checks again for tables to delete.
+const PURGE_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Starts the worker threads.
 pub(crate) fn spawn_workers(core: &Arc<DbCore>) -> Result<Vec<JoinHandle<()>>> {
     (0..core.options.max_background_jobs)
@@ -84,7 +87,13 @@ fn worker_loop(core: &DbCore) {
                 continue;
             }
         }
-        core.work_cv.wait(&mut state);
+        if core.purge_requested.load(Ordering::Acquire) {
+            core.delete_obsolete_files(&state);
+            continue;
+        }
+        // The release hook signals without the state lock, so a wake-up can slip in
+        // between the check above and the wait; the timeout bounds what that costs.
+        core.work_cv.wait_for(&mut state, PURGE_RECHECK);
     }
 }
 

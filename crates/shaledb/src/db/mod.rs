@@ -82,7 +82,9 @@ pub(crate) struct DbCore {
     pub wal: Mutex<Option<Wal>>,
     pub state: Mutex<State>,
     /// Wakes background workers.
-    pub work_cv: Condvar,
+    pub work_cv: Arc<Condvar>,
+    /// Set when a version is dropped: tables only it held may be deleted now.
+    pub purge_requested: Arc<AtomicBool>,
     /// Wakes writers waiting for room and callers waiting for a flush or compaction.
     pub done_cv: Condvar,
     pub versions: Mutex<VersionSet>,
@@ -160,6 +162,8 @@ impl DbCore {
     /// The version lock is held throughout, so no manifest switch can create files
     /// that look obsolete while the directory is listed.
     pub(crate) fn delete_obsolete_files(&self, state: &State) {
+        // Versions dropped from here on ask again; those dropped before are seen below.
+        self.purge_requested.store(false, Ordering::Release);
         let mut versions = self.versions.lock();
         let (live, log_number, manifest) = (
             versions.live_tables(),

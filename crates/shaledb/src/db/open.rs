@@ -21,7 +21,7 @@ use crate::fs::read_all;
 use crate::key::SequenceNumber;
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
-use crate::version::{VersionEdit, VersionSet};
+use crate::version::{ReleaseHook, VersionEdit, VersionSet};
 use crate::wal::{LogLink, LogReader, ReadOutcome, WalRecord};
 
 pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<JoinHandle<()>>)> {
@@ -102,6 +102,17 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     }
 
     let new_log = versions.new_file_number();
+    // A dropped version wakes the background threads to delete the tables it alone
+    // held (see `version/release.rs`).
+    let work_cv = Arc::new(Condvar::new());
+    let purge_requested = Arc::new(AtomicBool::new(false));
+    versions.set_release_hook(ReleaseHook::new({
+        let (work_cv, purge_requested) = (Arc::clone(&work_cv), Arc::clone(&purge_requested));
+        move || {
+            purge_requested.store(true, Ordering::Release);
+            work_cv.notify_all();
+        }
+    }));
     let mem = Arc::new(Memtable::new(new_log, options.memtable_filter_bytes()));
     let core = Arc::new(DbCore {
         dir: dir.to_path_buf(),
@@ -119,7 +130,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
             pending_outputs: HashSet::new(),
             manual_compaction: false,
         }),
-        work_cv: Condvar::new(),
+        work_cv,
+        purge_requested,
         done_cv: Condvar::new(),
         super_version: RwLock::new(Arc::new(SuperVersion {
             mem,

@@ -7,6 +7,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use super::ReleaseHook;
 use super::{FileMeta, LevelIterator};
 use crate::cache::TableCache;
 use crate::error::{Error, Result};
@@ -27,6 +28,16 @@ pub(crate) struct Version {
     /// compaction removes them, but a database opened after a repair interrupted
     /// before that compaction ended has them. Set by [`Version::sort_levels`].
     level0_seqs_overlap: bool,
+    /// Run when this version is dropped (versions a database hands out carry one).
+    pub(crate) release: Option<ReleaseHook>,
+}
+
+impl Drop for Version {
+    fn drop(&mut self) {
+        if let Some(hook) = &self.release {
+            hook.fire();
+        }
+    }
 }
 
 impl Version {
@@ -34,6 +45,7 @@ impl Version {
         Version {
             levels: vec![Vec::new(); num_levels],
             level0_seqs_overlap: false,
+            release: None,
         }
     }
 

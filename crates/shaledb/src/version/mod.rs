@@ -9,11 +9,13 @@
 mod edit;
 mod level_iter;
 mod levels;
+mod release;
 mod version_set;
 
 pub(crate) use edit::VersionEdit;
 pub(crate) use level_iter::LevelIterator;
 pub(crate) use levels::Version;
+pub(crate) use release::ReleaseHook;
 pub(crate) use version_set::VersionSet;
 
 use crate::key::{user_key, SequenceNumber};

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
-use super::{FileMeta, Version, VersionEdit};
+use super::{FileMeta, ReleaseHook, Version, VersionEdit};
 use crate::db::filename::{current_path, manifest_name};
 use crate::error::{Error, Result};
 use crate::fs::{read_all, FileSystem};
@@ -30,6 +30,8 @@ pub(crate) struct VersionSet {
     next_file_number: u64,
     log_number: u64,
     last_sequence: SequenceNumber,
+    /// Given to every version installed from now on.
+    release: Option<ReleaseHook>,
 }
 
 /// What recovery found in the manifest.
@@ -51,7 +53,17 @@ impl VersionSet {
             next_file_number: 2,
             log_number: 0,
             last_sequence: 0,
+            release: None,
         }
+    }
+
+    /// Has `hook` run whenever a version of this set is dropped, from the current one
+    /// on.
+    pub(crate) fn set_release_hook(&mut self, hook: ReleaseHook) {
+        let mut current = (*self.current).clone();
+        current.release = Some(hook.clone());
+        self.current = Arc::new(current);
+        self.release = Some(hook);
     }
 
     /// Replays the manifest named by `CURRENT`.
@@ -130,6 +142,7 @@ impl VersionSet {
         version
             .check_invariants()
             .map_err(|d| Error::corruption(&path, 0, d))?;
+        version.release = self.release.clone();
         self.current = Arc::new(version);
         self.next_file_number = next_file;
         self.log_number = log_number;
