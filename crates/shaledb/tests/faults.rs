@@ -389,6 +389,43 @@ fn failing_flush_or_compaction_stops_writes_but_not_reads() {
     }
 }
 
+/// A manifest edit whose record was written but whose sync failed may still be in the
+/// manifest the next open reads. The tables it adds must not be deleted meanwhile (a
+/// failed compaction used to remove its outputs, and a failed flush left its table to
+/// the next purge), or that open finds the manifest naming missing tables. Every sync
+/// of a manual compaction is failed in turn, from the first on.
+#[test]
+fn tables_of_a_failed_manifest_edit_stay_until_the_next_open() {
+    for after in 0..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultInjectionFs::new();
+        let opts = Options {
+            memtable_size: 1 << 20,
+            disable_auto_compactions: true,
+            ..options(&fs)
+        };
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        fill(&db, 0, 200);
+        db.flush().unwrap();
+        fill(&db, 100, 300);
+        fs.fail(FaultKind::Sync, after, u64::MAX);
+        let flushed = db.flush();
+        let compacted = db.compact_range::<&[u8], _>(..);
+        drop(db);
+        fs.clear_faults();
+        // No power loss: everything written, synced or not, is still there.
+        let db = Db::open(dir.path(), opts)
+            .unwrap_or_else(|e| panic!("sync {after} failed, then the open failed: {e}"));
+        assert_eq!(check_prefix(&db, 300, 300), 300, "sync {after}");
+        db.close().unwrap();
+        if flushed.is_ok() && compacted.is_ok() {
+            // Every sync of the flush and the compaction went through.
+            return;
+        }
+    }
+    panic!("the flush and compaction take more than 40 syncs");
+}
+
 /// Found while adding log links: open synced only the database directory after moving
 /// damaged logs into `lost/`, so a power loss soon after could undo the move and lose
 /// the very bytes kept for inspection.

@@ -94,6 +94,7 @@ impl DbCore {
         // Every output number this job takes: on failure all of them are removed,
         // finished or not.
         let mut allocated: Vec<u64> = Vec::new();
+        let mut applying = false;
         let result = self
             .merge_inputs(c, &mut outputs, &mut allocated)
             .and_then(|()| {
@@ -101,16 +102,28 @@ impl DbCore {
                 for o in &outputs {
                     edit.added.push((c.output_level, o.clone()));
                 }
+                applying = true;
                 self.versions.lock().log_and_apply(edit)
             });
         {
             let mut state = self.state.lock();
             for n in &allocated {
-                state.pending_outputs.remove(n);
-                if result.is_err() {
-                    let _ = self
-                        .fs
-                        .remove(&crate::db::filename::table_path(&self.dir, *n));
+                match (&result, applying) {
+                    (Ok(()), _) => {
+                        state.pending_outputs.remove(n);
+                    }
+                    // The merge failed or was abandoned: no manifest lists the outputs.
+                    (Err(_), false) => {
+                        state.pending_outputs.remove(n);
+                        let _ = self
+                            .fs
+                            .remove(&crate::db::filename::table_path(&self.dir, *n));
+                    }
+                    // The edit failed, but the manifest may list it (written, then a
+                    // failed sync): the outputs stay, still pending, so nothing deletes
+                    // them before the next open, which keeps or deletes them as the
+                    // manifest says. The error makes the database read-only.
+                    (Err(_), true) => {}
                 }
             }
         }

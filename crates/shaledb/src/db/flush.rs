@@ -62,8 +62,13 @@ impl DbCore {
         };
         let result = self.flush_memtable(&imm, number, next_log);
         let mut state = self.state.lock();
-        state.pending_outputs.remove(&number);
+        // After a failure the table stays pending until the next open: the manifest
+        // may list it although the edit failed (written, then a failed sync), and the
+        // purge that follows a dropped version must not delete it. The error makes
+        // the database read-only; the next open keeps or deletes the file as the
+        // manifest says.
         if result.is_ok() {
+            state.pending_outputs.remove(&number);
             if state.imms.front().is_some_and(|m| Arc::ptr_eq(m, &imm)) {
                 state.imms.pop_front();
             }
