@@ -15,6 +15,9 @@ use crate::table::restart_prefixes::RestartPrefixes;
 
 /// Bytes in a CPU cache line.
 const CACHE_LINE: usize = 64;
+/// A seek in a block of at most this many restarts (a data block has about 5) and no
+/// restart-key copy reads every restart entry before its binary search.
+const TOUCH_RESTARTS_UP_TO: usize = 16;
 
 /// An uncompressed, checksum-verified block.
 pub(crate) struct Block {
@@ -248,11 +251,6 @@ impl BlockIter {
             .fold(0u8, |acc, &b| acc ^ b);
         std::hint::black_box(folded);
     }
-
-    /// The key stored whole at restart point `index`, or `None` on damage.
-    fn restart_key(&self, index: usize) -> Option<&[u8]> {
-        self.block.restart_key(index)
-    }
 }
 
 impl BlockIter {
@@ -371,12 +369,12 @@ impl InternalIterator for BlockIter {
             // Keys of restarts before `a` are below the target, from `b` on above it.
             let (a, b) = prefixes.narrow(target);
             (lo, hi) = (a.saturating_sub(1), b.saturating_sub(1));
-        } else if hi < 16 {
+        } else if self.block.num_restarts <= TOUCH_RESTARTS_UP_TO {
             self.touch_restart_keys();
         }
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
-            match self.restart_key(mid) {
+            match self.block.restart_key(mid) {
                 Some(k) if compare_internal(k, target) == Ordering::Less => lo = mid,
                 Some(_) => hi = mid - 1,
                 None => {

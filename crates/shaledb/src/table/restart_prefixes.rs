@@ -35,23 +35,21 @@ impl RestartPrefixes {
     /// if a key is too short to be an internal key; the caller then searches the block
     /// as it is, which reports the damage.
     pub(crate) fn build<'a>(
-        restart_keys: impl ExactSizeIterator<Item = Option<&'a [u8]>> + Clone,
+        restart_keys: impl IntoIterator<Item = Option<&'a [u8]>>,
     ) -> Option<Self> {
-        let mut keys = restart_keys.clone();
-        let first = user_key_of(keys.next()??)?;
-        let last = match keys.last() {
-            Some(k) => user_key_of(k?)?,
-            None => first,
-        };
+        let users: Vec<&[u8]> = restart_keys
+            .into_iter()
+            .map(|key| key.and_then(user_key_of))
+            .collect::<Option<_>>()?;
+        let (first, last) = (users.first()?, users.last()?);
         // Keys are sorted, so every key between the first and the last shares their
         // common prefix.
-        let shared_len = first.iter().zip(last).take_while(|(a, b)| a == b).count();
-        let shared = first[..shared_len].to_vec();
-        let mut windows = Vec::with_capacity(restart_keys.len());
-        for key in restart_keys {
-            windows.push(window(user_key_of(key?)?, shared_len));
-        }
-        Some(RestartPrefixes { shared, windows })
+        let shared_len = first.iter().zip(*last).take_while(|(a, b)| a == b).count();
+        let windows = users.iter().map(|u| window(u, shared_len)).collect();
+        Some(RestartPrefixes {
+            shared: first[..shared_len].to_vec(),
+            windows,
+        })
     }
 
     /// Restart points a search for the internal key `target` need not look at: returns
