@@ -1,5 +1,5 @@
 //! Compaction: choosing which tables to merge ([`picker`] for leveled, [`tiered`] for
-//! size-tiered) and merging them ([`job`]).
+//! size-tiered, [`manual`] for `Db::compact_range`) and merging them ([`job`]).
 //!
 //! A [`Compaction`] names its input tables at one level, the overlapping tables at the
 //! output level, and the key range it writes. Running compactions never share an input
@@ -8,6 +8,7 @@
 //! state lock.
 
 pub(crate) mod job;
+pub(crate) mod manual;
 pub(crate) mod picker;
 pub(crate) mod shadow;
 pub(crate) mod splitter;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::{Db, DbCore};
-use crate::compaction::{picker, tiered, user_key_range, Compaction};
+use crate::compaction::manual::manual_inputs;
+use crate::compaction::{picker, tiered, Compaction};
 use crate::error::{Error, Result};
 use crate::options::CompactionStyle;
 
@@ -110,56 +111,32 @@ impl DbCore {
         }
     }
 
-    /// Compacts every table overlapping [`lo`, `hi`] down to the last level, then the
-    /// last level itself (unless this call just rewrote it), so garbage that sat there
-    /// for an old snapshot goes away too.
+    /// Merges every table holding keys of [`lo`, `hi`], from every level, into the
+    /// last level in one pass (see [`manual_inputs`]). When only the last level holds
+    /// such keys, its tables are rewritten in place, so garbage that sat there for an
+    /// old snapshot goes away too.
     fn compact_range_inner(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Result<()> {
-        let last = self.options.num_levels - 1;
-        let mut rewrote_last = false;
-        for level in 0..=last {
-            self.check_bg_error()?;
-            if self.shutting_down.load(Ordering::Acquire) {
-                return Err(Error::Closed);
-            }
-            let version = self.versions.lock().current();
-            let mut inputs = version.overlapping(level, lo, hi);
-            // Level-0 tables overlap one another: moving only some of them down could
-            // put older data above newer. Take them all, as the picker does.
-            if level == 0 && !inputs.is_empty() {
-                inputs = version.files(0).to_vec();
-            }
-            if inputs.is_empty() || (level == last && rewrote_last) {
-                continue;
-            }
-            let output_level = (level + 1).min(last);
-            let (smallest, largest) = user_key_range(inputs.iter());
-            let mut all_inputs = vec![(level, inputs)];
-            if output_level != level {
-                let next = version.overlapping(output_level, Some(&smallest), Some(&largest));
-                if !next.is_empty() {
-                    all_inputs.push((output_level, next));
-                }
-            }
-            let c = Compaction::new(
-                version,
-                all_inputs,
-                output_level,
-                self.options.target_file_size,
-            );
-            self.state.lock().running.register(&c);
-            let result = self.run_compaction(&c);
-            let mut state = self.state.lock();
-            state.running.release(&c);
-            drop(c);
-            if result.is_ok() {
-                self.install_super_version(&state);
-                self.delete_obsolete_files(&state);
-            }
-            drop(state);
-            result?;
-            rewrote_last |= output_level == last;
+        self.check_bg_error()?;
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(Error::Closed);
         }
-        Ok(())
+        let version = self.versions.lock().current();
+        let inputs = manual_inputs(&version, lo, hi);
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        let last = version.num_levels() - 1;
+        let c = Compaction::new(version, inputs, last, self.options.target_file_size);
+        self.state.lock().running.register(&c);
+        let result = self.run_compaction(&c);
+        let mut state = self.state.lock();
+        state.running.release(&c);
+        drop(c);
+        if result.is_ok() {
+            self.install_super_version(&state);
+            self.delete_obsolete_files(&state);
+        }
+        result
     }
 }
 
