@@ -11,6 +11,10 @@ use shaledb_bench::BenchConfig;
 /// printed as hexadecimal. Commands that read (get, scan, stats, check, compact, delete)
 /// fail if the database does not exist; put creates it. A database open in another
 /// process is locked and cannot be opened.
+///
+/// The engine's warnings (a damaged log tail set aside in lost/ at open, for example)
+/// are printed on stderr; SHALEDB_LOG=info adds flushes and compactions, and
+/// SHALEDB_LOG=off silences them.
 #[derive(Debug, Parser)]
 #[command(name = "shaledb", version, propagate_version = true)]
 pub struct Cli {

@@ -14,6 +14,7 @@ mod cli;
 mod codec;
 mod commands;
 mod error;
+mod logging;
 mod open;
 
 /// mimalloc returns freed memtable memory to the OS promptly, where glibc's allocator
@@ -24,6 +25,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     shaledb_bench::allocator::tune_process_memory();
     let cli = cli::Cli::parse();
+    if let Err(message) = logging::init() {
+        let _ = writeln!(io::stderr(), "error: {message}");
+        return ExitCode::FAILURE;
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let result = commands::run(cli, &mut out).and_then(|()| Ok(out.flush()?));
