@@ -116,6 +116,43 @@ fn repair_without_current_and_refuses_a_locked_database() {
     assert!(matches!(err, Error::Locked { .. }), "{err}");
 }
 
+/// Found by an audit: with `CURRENT` gone, an open with `create_if_missing` made a new,
+/// empty database in the directory and its first purge deleted every table.
+#[test]
+fn an_open_without_current_refuses_rather_than_replacing_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = build(dir.path());
+    std::fs::remove_file(dir.path().join("CURRENT")).unwrap();
+    let tables = files(dir.path(), ".sst");
+    assert!(!tables.is_empty());
+    for create_if_missing in [true, false] {
+        let opts = Options {
+            create_if_missing,
+            ..options()
+        };
+        let err = Db::open(dir.path(), opts).unwrap_err();
+        assert!(err.is_corruption(), "{err}");
+        assert!(err.to_string().contains("run repair"), "{err}");
+    }
+    assert_eq!(files(dir.path(), ".sst"), tables, "the open deleted tables");
+    shaledb::repair(dir.path()).unwrap();
+    assert_eq!(contents(dir.path()), model);
+}
+
+/// Creating a database writes its first log before `CURRENT`: a crash in between
+/// leaves a log without records, which does not stop the next open from creating it.
+#[test]
+fn a_log_without_records_and_no_current_is_a_database_still_to_create() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("000001.log"), vec![0u8; 4096]).unwrap();
+    std::fs::write(dir.path().join("000002.log"), b"").unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    db.put(b"k", b"v").unwrap();
+    db.close().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+}
+
 fn contents(dir: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let db = Db::open(dir, options()).unwrap();
     let all = db.iter().map(|r| r.unwrap()).collect();

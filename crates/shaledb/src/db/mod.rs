@@ -16,6 +16,7 @@ pub(crate) mod filename;
 mod flush;
 mod live_data;
 mod open;
+mod orphaned;
 mod read;
 mod repair;
 #[cfg(test)]

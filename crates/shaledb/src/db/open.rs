@@ -50,6 +50,9 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
             dir.display()
         )));
     }
+    if !exists {
+        super::orphaned::refuse_if_data_without_current(fs.as_ref(), dir)?;
+    }
     if !exists && !options.create_if_missing {
         return Err(Error::InvalidArgument(format!(
             "no database at {} and create_if_missing is false",
