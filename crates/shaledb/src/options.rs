@@ -9,6 +9,11 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, RealFileSystem};
 
+/// The largest `memtable_size` accepted, as RocksDB caps its write buffer.
+const MAX_MEMTABLE_SIZE: u64 = 64 << 30;
+/// The most background threads `max_background_jobs` may ask for.
+const MAX_BACKGROUND_JOBS: usize = 256;
+
 /// How table blocks are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
@@ -49,7 +54,8 @@ pub enum WalRecoveryMode {
 /// Options for opening a database.
 #[derive(Clone)]
 pub struct Options {
-    /// Bytes of writes a memtable holds before it is frozen and flushed. Default 64 MiB.
+    /// Bytes of writes a memtable holds before it is frozen and flushed. Default 64 MiB;
+    /// from 1 KiB to 64 GiB.
     pub memtable_size: usize,
     /// Target uncompressed size of a table data block. Default 4 KiB.
     pub block_size: usize,
@@ -85,7 +91,7 @@ pub struct Options {
     pub wal_mmap: bool,
     /// How many table files are kept open at once. Default 1000.
     pub max_open_files: usize,
-    /// Background threads for flushes and compactions. Default 2.
+    /// Background threads for flushes and compactions. Default 2; from 1 to 256.
     pub max_background_jobs: usize,
     /// Memtables that may wait for a flush before writers stop. Default 1 (as RocksDB's
     /// `max_write_buffer_number = 2`: one active, one being flushed).
@@ -270,6 +276,27 @@ impl Options {
         if self.tiered_run_trigger < 2 {
             return bad("tiered_run_trigger must be at least 2");
         }
+        // A tiered merge may wait for one run more than the trigger; writes that stop
+        // before level 0 can hold that many would wait for a merge that never comes.
+        if self.compaction == CompactionStyle::Tiered
+            && self.level0_stop_writes_trigger <= self.effective_tiered_run_trigger()
+        {
+            return Err(Error::InvalidArgument(format!(
+                "with tiered compaction, level0_stop_writes_trigger ({}) must exceed the \
+                 run trigger, the smaller of tiered_run_trigger and \
+                 level0_slowdown_writes_trigger but at least 2 (here {})",
+                self.level0_stop_writes_trigger,
+                self.effective_tiered_run_trigger()
+            )));
+        }
+        if self.max_background_jobs > MAX_BACKGROUND_JOBS {
+            return Err(Error::InvalidArgument(format!(
+                "max_background_jobs must be at most {MAX_BACKGROUND_JOBS}"
+            )));
+        }
+        if self.memtable_size as u64 > MAX_MEMTABLE_SIZE {
+            return bad("memtable_size must be at most 64 GiB");
+        }
         Ok(())
     }
 }
@@ -279,6 +306,8 @@ impl Options {
 pub struct WriteOptions {
     /// Fsync the log before the write returns, so it survives a power loss. Without it
     /// an acknowledged write survives a process crash but may be lost with the machine.
+    /// An empty batch written with `sync` makes every earlier write durable. Setting it
+    /// together with `disable_wal` is an [`crate::Error::InvalidArgument`].
     pub sync: bool,
     /// Skip the write-ahead log: faster, but the write is lost in any crash until the
     /// memtable is flushed.

@@ -216,6 +216,34 @@ fn bad_options_are_refused_before_anything_is_created() {
         ),
         ("one level", with(|o| o.num_levels = 1)),
         ("no background jobs", with(|o| o.max_background_jobs = 0)),
+        (
+            "a million background jobs",
+            with(|o| o.max_background_jobs = 1_000_000),
+        ),
+        (
+            "memtable of usize::MAX",
+            with(|o| o.memtable_size = usize::MAX),
+        ),
+        // Found by review: writes stopped at one level-0 table, and a tiered merge
+        // waits for at least two runs, so the first flush hung every writer.
+        (
+            "tiered, writes stop at the run trigger",
+            with(|o| {
+                o.compaction = shaledb::CompactionStyle::Tiered;
+                o.level0_compaction_trigger = 1;
+                o.level0_slowdown_writes_trigger = 1;
+                o.level0_stop_writes_trigger = 1;
+            }),
+        ),
+        (
+            "tiered, stop trigger equal to tiered_run_trigger",
+            with(|o| {
+                o.compaction = shaledb::CompactionStyle::Tiered;
+                o.tiered_run_trigger = 4;
+                o.level0_stop_writes_trigger = 4;
+                o.level0_slowdown_writes_trigger = 4;
+            }),
+        ),
     ];
     for (what, options) in bad {
         let path = root.path().join("db");

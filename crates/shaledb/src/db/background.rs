@@ -20,17 +20,33 @@ use crate::options::CompactionStyle;
 /// How long an idle worker sleeps before it checks again for tables to delete.
 const PURGE_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Starts the worker threads.
+/// Starts the worker threads. If one cannot start, those already running are stopped
+/// and joined, so that none keeps the database (and its lock) alive.
 pub(crate) fn spawn_workers(core: &Arc<DbCore>) -> Result<Vec<JoinHandle<()>>> {
-    (0..core.options.max_background_jobs)
-        .map(|i| {
-            let core = Arc::clone(core);
-            std::thread::Builder::new()
-                .name(format!("shaledb-bg-{i}"))
-                .spawn(move || worker_loop(&core))
-                .map_err(Error::from)
-        })
-        .collect()
+    let mut workers = Vec::with_capacity(core.options.max_background_jobs);
+    for i in 0..core.options.max_background_jobs {
+        let worker = Arc::clone(core);
+        let spawned = std::thread::Builder::new()
+            .name(format!("shaledb-bg-{i}"))
+            .spawn(move || worker_loop(&worker));
+        match spawned {
+            Ok(handle) => workers.push(handle),
+            Err(e) => {
+                core.shutting_down.store(true, Ordering::Release);
+                {
+                    // Under the state lock, so no worker is between its check and its
+                    // wait when the notification comes.
+                    let _state = core.state.lock();
+                    core.work_cv.notify_all();
+                }
+                for handle in workers {
+                    let _ = handle.join();
+                }
+                return Err(Error::from(e));
+            }
+        }
+    }
+    Ok(workers)
 }
 
 fn worker_loop(core: &DbCore) {
