@@ -457,3 +457,38 @@ fn logs_moved_to_lost_survive_a_power_loss() {
     assert!(moved.exists(), "the move to lost/ was not durable");
     assert!(std::fs::metadata(&moved).unwrap().len() > 0);
 }
+
+/// Found by review: an empty batch written with `sync` skipped the log, so it did not
+/// make the writes before it durable (the LevelDB idiom for a sync point).
+#[test]
+fn an_empty_synced_batch_makes_earlier_writes_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultInjectionFs::new();
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    for i in 0..20 {
+        db.write(batch(i)).unwrap();
+    }
+    let synced = WriteOptions {
+        sync: true,
+        ..Default::default()
+    };
+    db.write_opt(WriteBatch::new(), &synced).unwrap();
+    fs.crash();
+    drop(db);
+    fs.power_loss(None).unwrap();
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    assert_eq!(check_prefix(&db, 20, 20), 20);
+}
+
+#[test]
+fn a_synced_write_without_the_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let opts = WriteOptions {
+        sync: true,
+        disable_wal: true,
+    };
+    let err = db.write_opt(batch(0), &opts).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert_eq!(db.get(b"k0").unwrap(), None, "a refused write was applied");
+}

@@ -56,7 +56,7 @@ impl Wal {
     }
 
     /// Makes every record in every log durable.
-    fn sync(&mut self) -> io::Result<()> {
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
         for closed in &mut self.unsynced {
             closed.writer.sync_final()?;
         }

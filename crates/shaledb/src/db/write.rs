@@ -48,6 +48,13 @@ impl DbCore {
                 batch.size_in_bytes()
             )));
         }
+        if opts.sync && opts.disable_wal {
+            // A sync makes the log durable; with no log the write would be acknowledged
+            // as durable and lost to a crash (RocksDB refuses this too).
+            return Err(Error::InvalidArgument(
+                "a write with sync needs the write-ahead log: sync and disable_wal cannot both be set".into(),
+            ));
+        }
         self.enqueue(Writer {
             batch: Mutex::new(batch),
             sync: opts.sync,
@@ -155,9 +162,12 @@ impl DbCore {
         };
         let sync = group.iter().any(|w| w.sync);
         let mem = Arc::clone(&self.state.lock().mem);
-        if !me.disable_wal && count > 0 {
+        // An empty batch written with `sync` appends nothing but still makes every
+        // earlier write durable, as in LevelDB and RocksDB.
+        if !me.disable_wal && (count > 0 || sync) {
             let appended = match self.wal.lock().as_mut() {
                 None => return Err(Error::Closed),
+                Some(wal) if count == 0 => wal.sync(),
                 Some(wal) => wal.append(record.encoded(), sync),
             };
             if let Err(e) = appended {
@@ -167,9 +177,11 @@ impl DbCore {
                 self.set_bg_error(err.duplicate());
                 return Err(err);
             }
-            self.stats
-                .wal_bytes
-                .fetch_add(record.encoded().len() as u64, Ordering::Relaxed);
+            if count > 0 {
+                self.stats
+                    .wal_bytes
+                    .fetch_add(record.encoded().len() as u64, Ordering::Relaxed);
+            }
             if sync {
                 self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
             }
