@@ -74,7 +74,7 @@ fn worker_loop(core: &DbCore) {
             continue;
         }
         let compaction_slots = core.options.max_background_jobs.saturating_sub(1).max(1);
-        if !state.manual_compaction
+        if state.manual_pending == 0
             && !core.options.disable_auto_compactions
             && state.compactions_running < compaction_slots
         {
@@ -179,7 +179,7 @@ impl Db {
             }
             let flushing = state.flush_running || !state.imms.is_empty();
             let compacting = state.compactions_running > 0
-                || state.manual_compaction
+                || state.manual_pending > 0
                 || (!core.options.disable_auto_compactions
                     && core.pick_compaction(&state.running).is_some());
             if !flushing && !compacting {
@@ -195,31 +195,73 @@ impl Db {
 
     /// Compacts every table holding keys in `range` (all of them for `..`) into the last
     /// level, dropping overwritten and deleted data no snapshot can see. Flushes the
-    /// memtable first and returns when the work is done.
+    /// memtable first and returns when the work is done. A range that holds no key
+    /// (`k..k`) does nothing; one whose start is after its end is an
+    /// [`Error::InvalidArgument`], as in RocksDB.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
         self.check_open()?;
+        if range_is_empty(range.start_bound(), range.end_bound())? {
+            return Ok(());
+        }
         let lo = bound_key(range.start_bound());
         let hi = bound_key(range.end_bound());
+        // Before claiming the slot: with automatic compactions held back, a flush that
+        // waits for level 0 to shrink would never finish.
         self.flush()?;
         let core = self.core();
         {
             let mut state = core.state.lock();
-            while state.manual_compaction || state.compactions_running > 0 {
-                core.check_bg_error()?;
+            // Counted before waiting, so workers start nothing new meanwhile: a steady
+            // stream of due compactions would otherwise keep the slot busy for ever.
+            state.manual_pending += 1;
+            let claimed = loop {
+                if let Err(e) = core.check_bg_error() {
+                    break Err(e);
+                }
                 if core.shutting_down.load(Ordering::Acquire) {
-                    return Err(Error::Closed);
+                    break Err(Error::Closed);
+                }
+                if !state.manual_running && state.compactions_running == 0 {
+                    break Ok(());
                 }
                 core.done_cv.wait(&mut state);
+            };
+            if let Err(e) = claimed {
+                state.manual_pending -= 1;
+                drop(state);
+                core.work_cv.notify_all();
+                return Err(e);
             }
-            state.manual_compaction = true;
+            state.manual_running = true;
         }
         let result = core.compact_range_inner(lo.as_deref(), hi.as_deref());
         {
             let mut state = core.state.lock();
-            state.manual_compaction = false;
+            state.manual_running = false;
+            state.manual_pending -= 1;
         }
         core.done_cv.notify_all();
         core.work_cv.notify_all();
         result
+    }
+}
+
+/// True if no key lies between the bounds; an error if the start is after the end.
+fn range_is_empty<K: AsRef<[u8]>>(start: Bound<&K>, end: Bound<&K>) -> Result<bool> {
+    let (start_key, end_key) = match (start, end) {
+        (Bound::Unbounded, _) | (_, Bound::Unbounded) => return Ok(false),
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
+            (s.as_ref(), e.as_ref())
+        }
+    };
+    match start_key.cmp(end_key) {
+        std::cmp::Ordering::Greater => Err(Error::InvalidArgument(
+            "compact_range: the range starts after it ends".into(),
+        )),
+        std::cmp::Ordering::Equal => Ok(!matches!(
+            (start, end),
+            (Bound::Included(_), Bound::Included(_))
+        )),
+        std::cmp::Ordering::Less => Ok(false),
     }
 }

@@ -68,8 +68,11 @@ pub(crate) struct State {
     pub running: crate::compaction::Running,
     /// File numbers being written (tables not yet in a version).
     pub pending_outputs: HashSet<u64>,
-    /// A manual compaction waiting for or holding the compaction slot.
-    pub manual_compaction: bool,
+    /// Manual compactions waiting for the compaction slot or holding it; while any is,
+    /// workers start no automatic compaction.
+    pub manual_pending: usize,
+    /// A manual compaction holds the compaction slot.
+    pub manual_running: bool,
 }
 
 /// Everything shared by the handle and the background threads.
