@@ -11,6 +11,8 @@ use crate::fs::{FileSystem, RealFileSystem};
 
 /// The largest `memtable_size` accepted, as RocksDB caps its write buffer.
 const MAX_MEMTABLE_SIZE: u64 = 64 << 30;
+/// The most levels `num_levels` may ask for.
+pub(crate) const MAX_NUM_LEVELS: usize = 32;
 /// The most background threads `max_background_jobs` may ask for.
 const MAX_BACKGROUND_JOBS: usize = 256;
 
@@ -255,8 +257,10 @@ impl Options {
         if self.max_immutable_memtables == 0 {
             return bad("max_immutable_memtables must be at least 1");
         }
-        if self.num_levels < 2 || self.num_levels > 32 {
-            return bad("num_levels must be between 2 and 32");
+        if self.num_levels < 2 || self.num_levels > MAX_NUM_LEVELS {
+            return Err(Error::InvalidArgument(format!(
+                "num_levels must be between 2 and {MAX_NUM_LEVELS}"
+            )));
         }
         if self.level0_compaction_trigger == 0
             || self.level0_slowdown_writes_trigger < self.level0_compaction_trigger

@@ -840,3 +840,28 @@ fn flush_then_reopen_keeps_everything() {
         db.close().expect("close");
     }
 }
+
+/// Found by review: reopening with fewer levels than the database has was reported as
+/// a corrupt manifest, which points the user at repair.
+#[test]
+fn reopening_with_fewer_levels_than_the_database_has_is_an_invalid_argument() {
+    let dir = temp_dir();
+    let db = open(dir.path());
+    db.put(b"k", b"v").expect("put");
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    db.close().expect("close");
+    let err = open_err(
+        dir.path(),
+        Options {
+            num_levels: 4,
+            ..Default::default()
+        },
+    );
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.contains("num_levels of at least 7")),
+        "{err:?}"
+    );
+    let db = open(dir.path());
+    assert_eq!(db.get(b"k").expect("get").as_deref(), Some(&b"v"[..]));
+    db.close().expect("close");
+}

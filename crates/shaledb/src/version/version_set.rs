@@ -102,6 +102,7 @@ impl VersionSet {
                 ReadOutcome::Record { offset, data } => {
                     let edit = VersionEdit::decode(&data)
                         .map_err(|d| Error::corruption(&path, offset, d))?;
+                    check_levels_fit(&edit, version.num_levels())?;
                     apply(&mut version, &edit).map_err(|d| Error::corruption(&path, offset, d))?;
                     log_number = edit.log_number.unwrap_or(log_number);
                     next_file = edit.next_file_number.or(next_file);
@@ -302,6 +303,22 @@ fn apply(version: &mut Version, edit: &VersionEdit) -> Result<(), String> {
         files.push(Arc::new(FileMeta::clone(meta)));
     }
     Ok(())
+}
+
+/// A checksummed edit that adds a table below the configured levels (but within the
+/// most any database may have) comes from a database created with more levels: the
+/// options are wrong, not the manifest.
+fn check_levels_fit(edit: &VersionEdit, num_levels: usize) -> Result<()> {
+    match edit.added.iter().map(|(level, _)| *level).max() {
+        Some(level) if level >= num_levels && level < crate::options::MAX_NUM_LEVELS => {
+            Err(Error::InvalidArgument(format!(
+                "the database has tables at level {level}, but num_levels is {num_levels}; \
+                 open it with num_levels of at least {}",
+                level + 1
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
