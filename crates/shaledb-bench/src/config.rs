@@ -61,7 +61,8 @@ pub struct BenchConfig {
     #[arg(long, value_name = "DIR")]
     pub db: Option<PathBuf>,
 
-    /// Keep the database found in --db instead of starting from an empty one.
+    /// Keep the database found in --db instead of starting from an empty one; benchmarks
+    /// that start from an empty database (the fills) are skipped, as in db_bench.
     #[arg(long, requires = "db")]
     pub use_existing_db: bool,
 

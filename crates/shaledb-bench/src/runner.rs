@@ -122,6 +122,17 @@ pub fn run(
     let mut db = open(factory, &db_dir, !config.use_existing_db, config.num)?;
     let mut threads_started = 0;
     for &workload in &config.benchmarks {
+        if workload.needs_fresh_db() && config.use_existing_db {
+            // As db_bench does: a fill would delete the database the user asked to keep.
+            print(
+                out,
+                &format!(
+                    "{:<12} : skipped (--use-existing-db keeps the database)",
+                    workload.name()
+                ),
+            )?;
+            continue;
+        }
         if workload.needs_fresh_db() && !db.pristine {
             drop(db);
             db = open(factory, &db_dir, true, config.num)?;

@@ -137,6 +137,45 @@ fn every_workload_runs_with_threads_in_a_given_directory() {
     );
 }
 
+/// Found by an audit: a fill with --use-existing-db deleted the database it was told
+/// to keep. Fills are skipped instead, as db_bench skips them.
+#[test]
+fn use_existing_db_skips_fills_and_keeps_the_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bench = |benchmarks: &str, existing: bool| {
+        let mut cmd = shaledb();
+        cmd.args(["bench", "--num", "2000", "--benchmarks", benchmarks, "--db"])
+            .arg(dir.path());
+        if existing {
+            cmd.arg("--use-existing-db");
+        }
+        stdout_of(cmd.assert().success().get_output())
+    };
+    bench("fillseq", false);
+    let text = bench("fillrandom,readseq", true);
+    assert!(
+        text.lines()
+            .any(|l| l == "fillrandom   : skipped (--use-existing-db keeps the database)"),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| is_db_bench_line(l, "fillrandom")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| is_db_bench_line(l, "readseq")),
+        "{text}"
+    );
+    // The last key fillseq wrote is still there.
+    let db = dir.path().join("shaledb");
+    shaledb()
+        .args(["get"])
+        .arg(&db)
+        .arg("0000000000001999")
+        .assert()
+        .success();
+}
+
 #[test]
 fn bench_rejects_unknown_benchmarks_and_bad_options() {
     shaledb()
