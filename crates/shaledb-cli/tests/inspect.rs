@@ -311,3 +311,35 @@ fn repair_of_a_missing_directory_fails_cleanly() {
         .code(1)
         .stderr(predicate::str::starts_with("error: "));
 }
+
+/// Found by an audit: repair turned any directory into an empty database and reported
+/// success, and called a plain file a missing directory.
+#[test]
+fn repair_refuses_a_directory_without_database_files_and_a_plain_file() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk");
+    std::fs::create_dir(&junk).unwrap();
+    std::fs::write(junk.join("notes.txt"), b"not a database").unwrap();
+    shaledb()
+        .arg("repair")
+        .arg(&junk)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no database to repair"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    let mut left: Vec<_> = std::fs::read_dir(&junk)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec![std::ffi::OsString::from("notes.txt")]);
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    shaledb()
+        .arg("repair")
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a directory"));
+}

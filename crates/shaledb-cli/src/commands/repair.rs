@@ -8,8 +8,11 @@ use crate::error::CliError;
 
 /// Repairs the database in `dir`.
 pub fn run(dir: &Path, out: &mut dyn Write) -> Result<(), CliError> {
-    if !dir.is_dir() {
+    if !dir.exists() {
         return Err(CliError::MissingDir(dir.to_path_buf()));
+    }
+    if !dir.is_dir() {
+        return Err(CliError::NotADirectory(dir.to_path_buf()));
     }
     let report = shaledb::repair(dir).map_err(|e| CliError::db(dir, e))?;
     writeln!(

@@ -54,6 +54,7 @@ pub fn repair_with_options(dir: impl AsRef<Path>, options: Options) -> Result<Re
     let dir = dir.as_ref();
     options.validate()?;
     let fs = Arc::clone(&options.file_system);
+    refuse_without_database_files(&*fs, dir)?;
     let mut report = RepairReport::default();
     {
         let lock_path = filename::lock_path(dir);
@@ -84,6 +85,30 @@ pub fn repair_with_options(dir: impl AsRef<Path>, options: Options) -> Result<Re
     db.compact_range::<&[u8], _>(..)?;
     db.close()?;
     Ok(report)
+}
+
+/// Repair rebuilds a database from its files; a directory with none of them (a wrong
+/// path, say) is refused rather than turned into an empty database.
+fn refuse_without_database_files(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
+    let names = fs.list(dir)?;
+    let has_database_file = names.iter().any(|name| {
+        matches!(
+            filename::parse(name),
+            Some(
+                filename::FileKind::Table(_)
+                    | filename::FileKind::Log(_)
+                    | filename::FileKind::Manifest(_)
+            )
+        )
+    });
+    if has_database_file {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "no database to repair at {}: it holds no table, log or manifest",
+            dir.display()
+        )))
+    }
 }
 
 struct Repairer<'a> {
