@@ -196,11 +196,11 @@ impl Db {
     /// Compacts every table holding keys in `range` (all of them for `..`) into the last
     /// level, dropping overwritten and deleted data no snapshot can see. Flushes the
     /// memtable first and returns when the work is done. A range that holds no key
-    /// (`k..k`) does nothing; one whose start is after its end is an
-    /// [`Error::InvalidArgument`], as in RocksDB.
+    /// (`k..k`, or one whose start is after its end) does nothing, as `Db::range`
+    /// yields nothing for it.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
         self.check_open()?;
-        if range_is_empty(range.start_bound(), range.end_bound())? {
+        if range_is_empty(range.start_bound(), range.end_bound()) {
             return Ok(());
         }
         let lo = bound_key(range.start_bound());
@@ -246,22 +246,19 @@ impl Db {
     }
 }
 
-/// True if no key lies between the bounds; an error if the start is after the end.
-fn range_is_empty<K: AsRef<[u8]>>(start: Bound<&K>, end: Bound<&K>) -> Result<bool> {
+/// True if no key lies between the bounds.
+fn range_is_empty<K: AsRef<[u8]>>(start: Bound<&K>, end: Bound<&K>) -> bool {
     let (start_key, end_key) = match (start, end) {
-        (Bound::Unbounded, _) | (_, Bound::Unbounded) => return Ok(false),
+        (Bound::Unbounded, _) | (_, Bound::Unbounded) => return false,
         (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
             (s.as_ref(), e.as_ref())
         }
     };
     match start_key.cmp(end_key) {
-        std::cmp::Ordering::Greater => Err(Error::InvalidArgument(
-            "compact_range: the range starts after it ends".into(),
-        )),
-        std::cmp::Ordering::Equal => Ok(!matches!(
-            (start, end),
-            (Bound::Included(_), Bound::Included(_))
-        )),
-        std::cmp::Ordering::Less => Ok(false),
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Equal => {
+            !matches!((start, end), (Bound::Included(_), Bound::Included(_)))
+        }
+        std::cmp::Ordering::Less => false,
     }
 }
