@@ -25,6 +25,8 @@ const DATA_RESTART_INTERVAL: usize = 8;
 /// restarts and touches fewer cache lines: seekrandom rose 4% and readrandom 1%
 /// (medians of 6 interleaved runs at 1M keys).
 const INDEX_RESTART_INTERVAL: usize = 16;
+/// The longest encoded block handle: two varint u64s.
+const MAX_HANDLE_LEN: usize = 20;
 
 /// A data block at least this full (percent of `block_size`) is closed before an entry
 /// that would take it past `block_size`, as RocksDB's `block_size_deviation` (10) does.
@@ -144,6 +146,16 @@ impl TableBuilder {
             return Ok(());
         }
         let last_key = self.data.last_key().to_vec();
+        // The index block's offsets are u32 by format; it is never cut, so huge keys in
+        // a huge table could pass 4 GiB. Fail the table rather than wrap an offset.
+        let index_after = self.index.estimated_size()
+            + BlockBuilder::max_entry_size(&last_key, &[0u8; MAX_HANDLE_LEN]);
+        if index_after > u32::MAX as usize {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a table's index would pass 4 GiB: its keys are too large for one table",
+            ));
+        }
         let raw = self.data.finish();
         let handle = self.write_block(&raw, self.compression)?;
         self.props.data_blocks += 1;
