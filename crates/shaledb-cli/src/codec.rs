@@ -3,7 +3,10 @@
 //!
 //! In text mode, bytes that are not UTF-8, or that hold control characters (which
 //! would break the one-entry-per-line, tab-separated output), are printed escaped
-//! (`\xff`, `\t`, `\n`); use `--hex` for binary data that must round-trip.
+//! (`\xff`, `\t`, `\n`, and then `\\` for a backslash); other text, non-ASCII
+//! included, prints as it is. Text that needs no escape prints raw, backslashes and
+//! all, so a key holding the two characters `\t` prints as one holding a tab does: use
+//! `--hex` for binary data that must round-trip.
 
 use std::borrow::Cow;
 
@@ -46,10 +49,31 @@ impl Codec {
             Codec::Hex => Cow::Owned(hex::encode(bytes)),
             Codec::Text => match std::str::from_utf8(bytes) {
                 Ok(s) if !s.chars().any(char::is_control) => Cow::Borrowed(s),
-                _ => Cow::Owned(bytes.escape_ascii().to_string()),
+                _ => Cow::Owned(escape_text(bytes)),
             },
         }
     }
+}
+
+/// Escapes control characters, backslashes and bytes that are not UTF-8, keeping the
+/// rest of the text as it is.
+fn escape_text(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_ascii() && (c.is_control() || c == '\\') {
+                out.extend(std::ascii::escape_default(c as u8).map(char::from));
+            } else if c.is_control() {
+                out.extend(c.escape_unicode());
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -66,6 +90,14 @@ mod tests {
         assert_eq!(t.show("héllo".as_bytes()), "héllo");
         assert_eq!(t.show(b"a\tb"), "a\\tb");
         assert_eq!(t.show(&[0xff, b'a']), "\\xffa");
+        // Escaping keeps other text readable, and escapes backslashes so the escaped
+        // form reads back one way.
+        assert_eq!(t.show("café\u{1}".as_bytes()), "café\\x01");
+        assert_eq!(t.show(b"a\\b\n"), "a\\\\b\\n");
+        assert_eq!(t.show("é\u{85}".as_bytes()), "é\\u{85}");
+        let mut mixed = "ü".as_bytes().to_vec();
+        mixed.extend_from_slice(&[0xc3, b'\t']);
+        assert_eq!(t.show(&mixed), "ü\\xc3\\t");
     }
 
     #[test]
