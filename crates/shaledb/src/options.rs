@@ -282,7 +282,9 @@ impl Options {
         }
         // A tiered merge may wait for one run more than the trigger; writes that stop
         // before level 0 can hold that many would wait for a merge that never comes.
+        // Without automatic compactions the level-0 count stops no writer.
         if self.compaction == CompactionStyle::Tiered
+            && !self.disable_auto_compactions
             && self.level0_stop_writes_trigger <= self.effective_tiered_run_trigger()
         {
             return Err(Error::InvalidArgument(format!(

@@ -268,6 +268,50 @@ fn a_full_compaction_writes_each_table_once() {
     }
 }
 
+/// A bounded range rewrites the tables that hold it and what lies under them, not the
+/// tree: a review of the one-pass merge found that widening the range by level-0
+/// tables (which span nearly every key) turned `k..=k` into a rewrite of everything.
+#[test]
+fn compacting_a_small_range_rewrites_a_small_part_of_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        disable_auto_compactions: true,
+        memtable_size: 1 << 20,
+        target_file_size: 16 << 10,
+        ..small(CompactionStyle::Leveled)
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    load(&db, 20_000, 0);
+    db.compact_range::<&[u8], _>(..).unwrap();
+    let tree = num(&db, "shaledb.total-sst-size");
+    let last = format!(
+        "shaledb.num-files-at-level{}",
+        Options::default().num_levels - 1
+    );
+    let tables = num(&db, &last);
+    assert!(tables >= 8, "the last level holds {tables} tables");
+    // Only the last level holds the range: one table is rewritten.
+    let before = num(&db, "shaledb.bytes-written");
+    db.compact_range(key(10_000).as_slice()..=key(10_000).as_slice())
+        .unwrap();
+    let written = num(&db, "shaledb.bytes-written") - before;
+    assert!(written > 0 && written < tree / 4, "{written} of {tree}");
+    // New writes near the range go to level 0, then down with what they overlap.
+    for i in 9_900..10_100 {
+        db.put(key(i), value(i, 1)).unwrap();
+    }
+    let before = num(&db, "shaledb.bytes-written");
+    db.compact_range(key(10_000).as_slice()..=key(10_000).as_slice())
+        .unwrap();
+    let written = num(&db, "shaledb.bytes-written") - before;
+    assert!(written < tree / 4, "{written} of {tree}");
+    assert_eq!(num(&db, "shaledb.num-files-at-level0"), 0);
+    for i in (9_000..11_000).step_by(7) {
+        let round = u64::from((9_900..10_100).contains(&i));
+        assert_eq!(db.get(key(i)).unwrap(), Some(value(i, round)));
+    }
+}
+
 /// Found by review: an inverted range holds no key, but a table spanning both bounds
 /// "overlapped" it, so it pulled all of level 0 down. Like `Db::range`, it is empty.
 #[test]
@@ -450,6 +494,42 @@ fn numeric_properties_are_plain_numbers() {
 
 /// Reopening leaves no table that the manifest does not list, even when the previous
 /// run was killed in the middle of compactions (see `crash.rs` for the kill itself).
+/// Found by review: closing while another thread ran `compact_range` released the
+/// lock while that compaction could still delete files. Close now waits for it, so a
+/// reopen right after finds exactly the tables its manifest lists.
+#[test]
+fn close_during_a_manual_compaction_waits_for_it_and_leaves_no_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..4 {
+        let opts = Options {
+            disable_auto_compactions: true,
+            ..small(CompactionStyle::Leveled)
+        };
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        load(&db, 20_000, round);
+        let compacting = {
+            let db = db.clone();
+            std::thread::spawn(move || db.compact_range::<&[u8], _>(..))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(
+            u64::from(round as u32) * 3,
+        ));
+        db.close().unwrap();
+        match compacting.join().unwrap() {
+            Ok(()) | Err(shaledb::Error::Closed) => {}
+            Err(e) => panic!("round {round}: {e}"),
+        }
+        let db = Db::open(dir.path(), opts).unwrap();
+        assert_eq!(
+            num(&db, "shaledb.num-files-total") as usize,
+            sst_files(dir.path()),
+            "round {round}: orphan tables"
+        );
+        assert_eq!(db.get(key(19_999)).unwrap(), Some(value(19_999, round)));
+        db.close().unwrap();
+    }
+}
+
 #[test]
 fn reopen_after_close_during_compaction_leaves_no_orphans() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::{Db, DbCore};
-use crate::compaction::manual::manual_inputs;
+use crate::compaction::manual::{level0_inputs, manual_inputs, tiered_level0_output};
 use crate::compaction::{picker, tiered, Compaction};
 use crate::error::{Error, Result};
 use crate::options::CompactionStyle;
@@ -127,32 +127,111 @@ impl DbCore {
         }
     }
 
-    /// Merges every table holding keys of [`lo`, `hi`], from every level, into the
-    /// last level in one pass (see [`manual_inputs`]). When only the last level holds
-    /// such keys, its tables are rewritten in place, so garbage that sat there for an
-    /// old snapshot goes away too.
+    /// Merges every table holding keys of [`lo`, `hi`] into the last level (see
+    /// `compaction/manual.rs`): for the whole key space in one merge; for a bounded
+    /// range, level 0 first goes down whole if it holds keys of the range, then the
+    /// range goes from level 1 down in one merge. When only the last level holds such
+    /// keys, its tables are rewritten in place, so garbage that sat there for an old
+    /// snapshot goes away too.
     fn compact_range_inner(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Result<()> {
-        self.check_bg_error()?;
-        if self.shutting_down.load(Ordering::Acquire) {
-            return Err(Error::Closed);
+        let bounded = lo.is_some() || hi.is_some();
+        let target = self.options.target_file_size;
+        if bounded {
+            let version = self.versions.lock().current();
+            let output = match self.options.compaction {
+                CompactionStyle::Leveled => {
+                    picker::level_targets(&version, &self.options).base_level
+                }
+                CompactionStyle::Tiered => tiered_level0_output(&version),
+            };
+            if let Some(inputs) = level0_inputs(&version, lo, hi, output) {
+                let mut c = Compaction::new(version, inputs, output, target);
+                // Outputs cut where the level below splits, as the picker's are, so the
+                // merge of the range below takes as few of its tables as it can.
+                c.align_to_grandparents();
+                self.run_manual(c)?;
+            }
         }
+        // Level-0 tables flushed meanwhile hold newer data than anything below: they
+        // may stay where they are.
         let version = self.versions.lock().current();
-        let inputs = manual_inputs(&version, lo, hi);
+        let inputs = manual_inputs(&version, lo, hi, usize::from(bounded));
         if inputs.is_empty() {
             return Ok(());
         }
         let last = version.num_levels() - 1;
-        let c = Compaction::new(version, inputs, last, self.options.target_file_size);
+        self.run_manual(Compaction::new(version, inputs, last, target))
+    }
+
+    /// Runs one compaction of `compact_range` on the caller's thread. A failure other
+    /// than closing makes the database read-only, as it does for the workers.
+    fn run_manual(&self, c: Compaction) -> Result<()> {
+        self.check_bg_error()?;
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
         self.state.lock().running.register(&c);
         let result = self.run_compaction(&c);
         let mut state = self.state.lock();
         state.running.release(&c);
+        // The job's handle on the old version would keep its inputs alive.
         drop(c);
-        if result.is_ok() {
-            self.install_super_version(&state);
-            self.delete_obsolete_files(&state);
+        match &result {
+            Ok(()) => {
+                self.install_super_version(&state);
+                self.delete_obsolete_files(&state);
+            }
+            Err(Error::Closed) => {}
+            Err(e) => self.set_bg_error_locked(&state, e.duplicate()),
         }
         result
+    }
+}
+
+/// The compaction slot a `compact_range` call holds: counted as pending from the start
+/// (workers then start no automatic compaction, as under RocksDB's exclusive manual
+/// compaction), claimed once no compaction runs. Dropping it, on any path out of the
+/// call, panics included, gives the slot back and wakes whoever waits for it.
+struct ManualSlot<'a> {
+    core: &'a DbCore,
+}
+
+impl<'a> ManualSlot<'a> {
+    /// Waits for the slot.
+    fn claim(core: &'a DbCore) -> Result<Self> {
+        let mut state = core.state.lock();
+        state.manual_pending += 1;
+        loop {
+            let stop = core.check_bg_error().err().or_else(|| {
+                core.shutting_down
+                    .load(Ordering::Acquire)
+                    .then_some(Error::Closed)
+            });
+            if let Some(e) = stop {
+                state.manual_pending -= 1;
+                drop(state);
+                core.work_cv.notify_all();
+                core.done_cv.notify_all();
+                return Err(e);
+            }
+            if !state.manual_running && state.compactions_running == 0 {
+                state.manual_running = true;
+                return Ok(ManualSlot { core });
+            }
+            core.done_cv.wait(&mut state);
+        }
+    }
+}
+
+impl Drop for ManualSlot<'_> {
+    fn drop(&mut self) {
+        {
+            let mut state = self.core.state.lock();
+            state.manual_running = false;
+            state.manual_pending -= 1;
+        }
+        self.core.done_cv.notify_all();
+        self.core.work_cv.notify_all();
     }
 }
 
@@ -210,39 +289,9 @@ impl Db {
         let lo = bound_key(range.start_bound());
         let hi = bound_key(range.end_bound());
         let core = self.core();
-        {
-            let mut state = core.state.lock();
-            // Counted before waiting, so workers start nothing new meanwhile: a steady
-            // stream of due compactions would otherwise keep the slot busy for ever.
-            state.manual_pending += 1;
-            let claimed = loop {
-                if let Err(e) = core.check_bg_error() {
-                    break Err(e);
-                }
-                if core.shutting_down.load(Ordering::Acquire) {
-                    break Err(Error::Closed);
-                }
-                if !state.manual_running && state.compactions_running == 0 {
-                    break Ok(());
-                }
-                core.done_cv.wait(&mut state);
-            };
-            if let Err(e) = claimed {
-                state.manual_pending -= 1;
-                drop(state);
-                core.work_cv.notify_all();
-                return Err(e);
-            }
-            state.manual_running = true;
-        }
+        let slot = ManualSlot::claim(core)?;
         let result = core.compact_range_inner(lo.as_deref(), hi.as_deref());
-        {
-            let mut state = core.state.lock();
-            state.manual_running = false;
-            state.manual_pending -= 1;
-        }
-        core.done_cv.notify_all();
-        core.work_cv.notify_all();
+        drop(slot);
         result
     }
 }

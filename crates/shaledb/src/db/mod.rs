@@ -226,6 +226,14 @@ impl DbHandle {
         for w in workers {
             let _ = w.join();
         }
+        // A compact_range on another thread sees the shutdown within a few entries;
+        // its purge of obsolete files must end before the lock is given up.
+        {
+            let mut state = self.core.state.lock();
+            while state.manual_running {
+                self.core.done_cv.wait(&mut state);
+            }
+        }
         // Hand everything written to the OS; keep going to release the lock even if it
         // fails, then report the failure.
         let flushed = match self.core.wal.lock().as_mut() {
