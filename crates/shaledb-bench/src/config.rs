@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::keys::{KEY_SIZE, MAX_KEYS};
+
+/// The largest `--num`: the harness keeps a bit per key number (500 MB at this size).
+const MAX_NUM: u64 = 4_000_000_000;
+const _: () = assert!(MAX_NUM <= MAX_KEYS);
 use crate::workload::{Workload, DEFAULT_BENCHMARKS};
 
 /// The most read operations per thread when `--reads` is not given.
@@ -17,7 +21,8 @@ pub const DEFAULT_READS_CAP: u64 = 200_000;
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize)]
 pub struct BenchConfig {
     /// Number of key-value pairs to place in the database; fills write this many
-    /// entries per thread.
+    /// entries per thread (fillsync num/1000 but at least 100, fill100K num/1000 but at
+    /// least 10). At most 4000000000: the harness keeps a bit per key.
     #[arg(long, default_value_t = 1_000_000)]
     pub num: u64,
 
@@ -39,8 +44,9 @@ pub struct BenchConfig {
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
 
-    /// Entries per write batch for the fills, overwrite and deleterandom (db_bench's
-    /// batch_size).
+    /// Entries per write batch for fillseq, fillrandom, overwrite and fill100K
+    /// (db_bench's batch_size); fillsync and deleterandom write one entry at a time.
+    /// With batches, the latency percentiles time whole batches, as db_bench's do.
     #[arg(long, default_value_t = 1)]
     pub batch_size: usize,
 
@@ -51,13 +57,14 @@ pub struct BenchConfig {
 
     /// Comma-separated benchmarks, run in order. Known: fillseq, fillrandom,
     /// overwrite, readrandom, readmissing, readseq, readreverse, seekrandom,
-    /// deleterandom, fillsync, readwhilewriting, fill100K, compact.
+    /// deleterandom, fillsync, readwhilewriting, fill100K, compact, waitforcompaction.
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_BENCHMARKS)]
     pub benchmarks: Vec<Workload>,
 
     /// Directory for the databases (each engine uses DIR/<engine>, deleted and created
-    /// anew whenever a benchmark needs a fresh database). Default: a temporary
-    /// directory removed at the end.
+    /// anew whenever a benchmark needs a fresh database; a DIR/<engine> the benchmark
+    /// did not create is never deleted, the run fails instead). Default: a temporary
+    /// directory removed at the end, or when the run is interrupted.
     #[arg(long, value_name = "DIR")]
     pub db: Option<PathBuf>,
 
@@ -111,8 +118,11 @@ impl BenchConfig {
     /// Checks the options.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |msg: &str| Err(ConfigError(msg.to_string()));
-        if self.num == 0 || self.num > MAX_KEYS {
-            return bad("--num must be between 1 and 10^16 (keys are 16 digits)");
+        if self.num == 0 || self.num > MAX_NUM {
+            return bad("--num must be between 1 and 4000000000 (the harness keeps a bit per key)");
+        }
+        if self.reads == Some(0) {
+            return bad("--reads must be at least 1");
         }
         if self.value_size > (64 << 20) {
             return bad("--value-size must be at most 64 MiB");

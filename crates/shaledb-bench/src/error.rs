@@ -46,6 +46,20 @@ pub enum BenchError {
     /// A benchmark thread panicked (a bug in an engine adapter).
     #[error("{0}: a benchmark thread panicked")]
     ThreadPanicked(Workload),
+
+    /// A fresh database's place holds something the harness did not make, which it
+    /// will not delete.
+    #[error(
+        "{} holds files the benchmark did not create, and it deletes only databases it \
+         created; remove it yourself or give another --db",
+        .0.display()
+    )]
+    ForeignDirectory(PathBuf),
+
+    /// `--use-existing-db` found no database.
+    #[error("no database at {} for --use-existing-db (the benchmark keeps an engine's \
+             database in DIR/<engine>)", .0.display())]
+    NoExistingDatabase(PathBuf),
 }
 
 impl BenchError {

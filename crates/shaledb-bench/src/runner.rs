@@ -5,13 +5,16 @@
 //! `--use-existing-db` is given, that directory is deleted before the first benchmark;
 //! it is deleted again, with the engine closed, before each benchmark that needs a
 //! fresh database (fillseq, fillrandom, fillsync, fill100K), unless nothing has touched
-//! the database since it was created.
+//! the database since it was created. Only directories the harness made are deleted
+//! (see `db_dir.rs`). The `--json` file is created before the first benchmark, so a
+//! path that cannot be written fails the run at once rather than at its end.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::benchmark::{run_benchmark, BenchmarkEnv};
 use crate::config::BenchConfig;
+use crate::db_dir;
 use crate::engine::{Engine, EngineFactory};
 use crate::error::BenchError;
 use crate::format::{header, result_lines};
@@ -35,16 +38,9 @@ fn open(
     num: u64,
 ) -> Result<OpenDb, BenchError> {
     if fresh {
-        match std::fs::remove_dir_all(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(BenchError::io(
-                    format!("cannot delete the old database {}", dir.display()),
-                    e,
-                ))
-            }
-        }
+        db_dir::prepare_fresh(dir)?;
+    } else {
+        db_dir::require_existing(dir)?;
     }
     let engine = factory.open(dir).map_err(|source| BenchError::Open {
         engine: factory.name(),
@@ -79,6 +75,10 @@ pub fn run(
     progress: Progress,
 ) -> Result<RunReport, BenchError> {
     config.validate()?;
+    if let Some(path) = &config.json {
+        std::fs::File::create(path)
+            .map_err(|e| BenchError::io(format!("cannot write {}", path.display()), e))?;
+    }
     let temp = match &config.db {
         Some(_) => None,
         None => Some(
@@ -88,6 +88,9 @@ pub fn run(
                 .map_err(|e| BenchError::io("cannot create a temporary directory", e))?,
         ),
     };
+    if let Some(t) = &temp {
+        crate::interrupt::remove_on_interrupt(t.path());
+    }
     let root: PathBuf = match (&config.db, &temp) {
         (Some(dir), _) => dir.clone(),
         (None, Some(t)) => t.path().to_path_buf(),
@@ -151,6 +154,9 @@ pub fn run(
         report.results.push(result);
     }
     drop(db);
+    if let Some(t) = &temp {
+        crate::interrupt::forget(t.path());
+    }
     if let Some(path) = &config.json {
         report
             .write_json(path)

@@ -145,9 +145,12 @@ impl Merged {
         merged
     }
 
-    /// db_bench's micros/op: summed thread seconds per operation (at least one).
+    /// db_bench's micros/op: summed thread seconds per operation; 0 when none ran.
     pub fn micros_per_op(&self) -> f64 {
-        self.thread_secs * 1e6 / self.ops.max(1) as f64
+        if self.ops == 0 {
+            return 0.0;
+        }
+        self.thread_secs * 1e6 / self.ops as f64
     }
 
     /// Operations per wall-clock second.

@@ -176,6 +176,69 @@ fn use_existing_db_skips_fills_and_keeps_the_data() {
         .success();
 }
 
+/// Found by an audit: `--db DIR` deleted `DIR/shaledb` whatever it held.
+#[test]
+fn bench_refuses_to_delete_a_directory_it_did_not_make() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let theirs = dir.path().join("shaledb").join("src");
+    std::fs::create_dir_all(&theirs).expect("mkdir");
+    std::fs::write(theirs.join("main.rs"), b"precious").expect("write");
+    shaledb()
+        .args(["bench", "--num", "100", "--benchmarks", "fillseq", "--db"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("did not create"));
+    assert_eq!(
+        std::fs::read(theirs.join("main.rs")).expect("still there"),
+        b"precious"
+    );
+    // Its own database, from an earlier run, it replaces.
+    let other = tempfile::tempdir().expect("temp dir");
+    for _ in 0..2 {
+        shaledb()
+            .args(["bench", "--num", "100", "--benchmarks", "fillseq", "--db"])
+            .arg(other.path())
+            .assert()
+            .success();
+    }
+}
+
+/// Found by an audit: a huge --num aborted on a failed allocation, --reads 0 printed
+/// nonsense, and an unwritable --json failed only after the whole run.
+#[test]
+fn bench_checks_sizes_and_the_json_path_before_it_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (args, says) in [
+        (vec!["--num", "10000000000000000"], "--num"),
+        (vec!["--reads", "0"], "--reads"),
+    ] {
+        shaledb()
+            .arg("bench")
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(says))
+            .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    }
+    let started = std::time::Instant::now();
+    shaledb()
+        .args([
+            "bench",
+            "--num",
+            "300000",
+            "--benchmarks",
+            "fillrandom",
+            "--json",
+        ])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("fillrandom   :").not())
+        .stderr(predicate::str::contains("cannot write"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
 #[test]
 fn bench_rejects_unknown_benchmarks_and_bad_options() {
     shaledb()
@@ -281,4 +344,42 @@ fn bench_rejects_compaction_options_that_cannot_work_together() {
         .args(["bench", "--tiered-run-trigger", "many"])
         .assert()
         .code(2);
+}
+
+/// Found by an audit: Ctrl-C or SIGTERM left the run's temporary database behind.
+#[test]
+fn an_interrupted_bench_removes_its_temporary_directory() {
+    for signal in ["INT", "TERM"] {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("shaledb"))
+            .args(["bench", "--num", "4000000", "--benchmarks", "fillrandom"])
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn shaledb bench");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let has_files = |dir: &std::path::Path| {
+            std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+        };
+        while !has_files(tmp.path()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            has_files(tmp.path()),
+            "the bench made no temporary directory"
+        );
+        // Let the fill start writing before the signal.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // The shell's own kill, so no kill binary need be installed.
+        let killed = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{signal} {}", child.id()))
+            .status()
+            .expect("run sh");
+        assert!(killed.success());
+        let status = child.wait().expect("wait for the bench");
+        assert_eq!(status.code(), Some(130), "SIG{signal}");
+        assert!(!has_files(tmp.path()), "SIG{signal} left files in TMPDIR");
+    }
 }
