@@ -125,10 +125,50 @@ impl RunReport {
     }
 }
 
-/// Serialises (name, value) pairs as a JSON object, keeping their order.
+/// Serialises (name, value) pairs as a JSON object, keeping their order; a value that
+/// is a plain number (`"10"`, `"0.01"`) becomes a JSON number, anything else (`"64
+/// MiB"`) stays text.
 pub(crate) fn pairs_as_map<S: Serializer>(
     pairs: &[(String, String)],
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+    serializer.collect_map(pairs.iter().map(|(k, v)| (k, scalar(v))))
+}
+
+fn scalar(text: &str) -> serde_json::Value {
+    let numeric = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+    if numeric {
+        if let Ok(n) = text.parse::<u64>() {
+            return n.into();
+        }
+        if let Ok(n) = text.parse::<i64>() {
+            return n.into();
+        }
+        if let Some(n) = text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+        {
+            return serde_json::Value::Number(n);
+        }
+    }
+    text.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_numbers_become_json_numbers() {
+        assert_eq!(scalar("10"), serde_json::json!(10));
+        assert_eq!(scalar("0.01"), serde_json::json!(0.01));
+        assert_eq!(scalar("-3"), serde_json::json!(-3));
+        for text in ["64 MiB", "Lz4", "", "1-2", "inf", "NaN", "1e5"] {
+            assert_eq!(scalar(text), serde_json::json!(text), "{text}");
+        }
+    }
 }
