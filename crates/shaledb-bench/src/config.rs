@@ -62,9 +62,10 @@ pub struct BenchConfig {
     pub benchmarks: Vec<Workload>,
 
     /// Directory for the databases (each engine uses DIR/<engine>, deleted and created
-    /// anew whenever a benchmark needs a fresh database; a DIR/<engine> the benchmark
-    /// did not create is never deleted, the run fails instead). Default: a temporary
-    /// directory removed at the end, or when the run is interrupted.
+    /// anew whenever a benchmark needs a fresh database; a DIR/<engine> that holds
+    /// files the benchmark did not create is not deleted, the run fails instead).
+    /// Default: a temporary directory removed at the end, and by `shaledb bench` when
+    /// it is interrupted.
     #[arg(long, value_name = "DIR")]
     pub db: Option<PathBuf>,
 

@@ -2,13 +2,15 @@
 //! harness from deleting what it did not make.
 //!
 //! A fresh database starts in an empty directory, so the old one is deleted first. The
-//! harness deletes a directory only if it is empty or if the harness made it: beside
-//! each directory it creates, it leaves a marker file, `<engine>.made-by-bench`. A
-//! directory `--db` points into that holds anything else (a user's database, a source
-//! tree) is refused with an error, never deleted.
+//! harness deletes a non-empty directory only if it made it: it creates each database
+//! directory itself and leaves beside it a marker file, `<engine>.made-by-bench`,
+//! holding the directory's device and inode numbers and creation time. A directory
+//! whose marker is missing or names another directory (the harness's was removed and
+//! something else took its name) is refused with an error, never deleted.
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::BenchError;
@@ -20,12 +22,27 @@ fn marker(dir: &Path) -> PathBuf {
     dir.with_file_name(name)
 }
 
+/// What the marker records of a directory: its device, inode and, where the file
+/// system keeps it, its creation time (an inode number is soon reused).
+fn identity(meta: &fs::Metadata) -> String {
+    let born = meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "shaledb bench made the database beside this file: device {} inode {} created {born}\n",
+        meta.dev(),
+        meta.ino()
+    )
+}
+
 fn is_empty_dir(dir: &Path) -> io::Result<bool> {
     Ok(fs::read_dir(dir)?.next().is_none())
 }
 
-/// Deletes the database in `dir`, if the harness made it, and marks the empty place
-/// for the database about to be created there.
+/// Deletes the database in `dir`, if the harness made it, and creates and marks an
+/// empty directory for the database about to be created there.
 pub(crate) fn prepare_fresh(dir: &Path) -> Result<(), BenchError> {
     let gone = |e| {
         BenchError::io(
@@ -37,7 +54,8 @@ pub(crate) fn prepare_fresh(dir: &Path) -> Result<(), BenchError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(gone(e)),
         Ok(meta) if meta.is_dir() && !is_empty_dir(dir).map_err(gone)? => {
-            if !marker(dir).exists() {
+            let made_here = fs::read_to_string(marker(dir)).is_ok_and(|m| m == identity(&meta));
+            if !made_here {
                 return Err(BenchError::ForeignDirectory(dir.to_path_buf()));
             }
             fs::remove_dir_all(dir).map_err(gone)?;
@@ -47,15 +65,11 @@ pub(crate) fn prepare_fresh(dir: &Path) -> Result<(), BenchError> {
         // make a database of.
         Ok(_) => return Err(BenchError::ForeignDirectory(dir.to_path_buf())),
     }
-    if let Some(parent) = dir.parent() {
-        fs::create_dir_all(parent)
-            .map_err(|e| BenchError::io(format!("cannot create {}", parent.display()), e))?;
-    }
-    fs::write(
-        marker(dir),
-        b"shaledb bench made the database beside this file\n",
-    )
-    .map_err(|e| BenchError::io(format!("cannot create {}", marker(dir).display()), e))
+    let made = |e| BenchError::io(format!("cannot create {}", dir.display()), e);
+    fs::create_dir_all(dir).map_err(made)?;
+    let meta = fs::metadata(dir).map_err(made)?;
+    fs::write(marker(dir), identity(&meta))
+        .map_err(|e| BenchError::io(format!("cannot create {}", marker(dir).display()), e))
 }
 
 /// Checks that `dir` holds a database for `--use-existing-db`.
@@ -78,13 +92,22 @@ mod tests {
         let dir = root.path().join("shaledb");
         // Missing: made and marked.
         prepare_fresh(&dir).unwrap();
-        assert!(marker(&dir).exists());
-        fs::create_dir(&dir).unwrap();
+        assert!(marker(&dir).exists() && dir.is_dir());
         fs::write(dir.join("CURRENT"), b"x").unwrap();
-        // Marked: deleted.
+        // Marked: deleted, and an empty one made in its place.
         prepare_fresh(&dir).unwrap();
-        assert!(!dir.exists());
-        // Someone else's: refused and kept.
+        assert!(dir.is_dir() && is_empty_dir(&dir).unwrap());
+        // Its own directory removed and another put in its place, the marker left
+        // behind: refused and kept.
+        fs::write(dir.join("CURRENT"), b"x").unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        fs::create_dir_all(dir.join("src")).unwrap();
+        fs::write(dir.join("src/main.rs"), b"fn main() {}").unwrap();
+        assert!(marker(&dir).exists());
+        let err = prepare_fresh(&dir).unwrap_err();
+        assert!(matches!(err, BenchError::ForeignDirectory(_)), "{err}");
+        assert!(dir.join("src/main.rs").exists());
+        // Someone else's, no marker: refused and kept.
         fs::remove_file(marker(&dir)).unwrap();
         fs::create_dir_all(dir.join("src")).unwrap();
         fs::write(dir.join("src/main.rs"), b"fn main() {}").unwrap();
@@ -97,6 +120,7 @@ mod tests {
         prepare_fresh(&dir).unwrap();
         // A file in its place: refused.
         fs::remove_file(marker(&dir)).unwrap();
+        fs::remove_dir(&dir).unwrap();
         fs::write(&dir, b"a file").unwrap();
         assert!(prepare_fresh(&dir).is_err());
         assert_eq!(fs::read(&dir).unwrap(), b"a file");

@@ -50,7 +50,7 @@ pub enum BenchError {
     /// A fresh database's place holds something the harness did not make, which it
     /// will not delete.
     #[error(
-        "{} holds files the benchmark did not create, and it deletes only databases it \
+        "{} was not created by the benchmark, which deletes only the databases it \
          created; remove it yourself or give another --db",
         .0.display()
     )]

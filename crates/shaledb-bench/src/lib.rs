@@ -37,7 +37,7 @@ mod engine;
 mod error;
 pub mod format;
 mod histogram;
-mod interrupt;
+pub mod interrupt;
 pub mod keys;
 mod lifetime;
 mod ops;

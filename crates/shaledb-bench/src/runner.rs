@@ -75,10 +75,33 @@ pub fn run(
     progress: Progress,
 ) -> Result<RunReport, BenchError> {
     config.validate()?;
-    if let Some(path) = &config.json {
-        std::fs::File::create(path)
-            .map_err(|e| BenchError::io(format!("cannot write {}", path.display()), e))?;
+    // Checked before the first benchmark, without truncating a previous run's results;
+    // a file made here is removed again if the run fails.
+    let json_made = match &config.json {
+        Some(path) => {
+            let existed = path.exists();
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path)
+                .map_err(|e| BenchError::io(format!("cannot write {}", path.display()), e))?;
+            (!existed).then_some(path)
+        }
+        None => None,
+    };
+    let result = run_suite(config, factory, out, progress);
+    if let (Err(_), Some(path)) = (&result, json_made) {
+        let _ = std::fs::remove_file(path);
     }
+    result
+}
+
+fn run_suite(
+    config: &BenchConfig,
+    factory: &dyn EngineFactory,
+    out: &mut dyn Write,
+    progress: Progress,
+) -> Result<RunReport, BenchError> {
     let temp = match &config.db {
         Some(_) => None,
         None => Some(

@@ -35,6 +35,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        // The interrupt handler is removing the run's files, which fails the run; it
+        // exits the process itself when it is done.
+        Err(_) if shaledb_bench::interrupt::interrupted() => loop {
+            std::thread::park();
+        },
         Err(e) => {
             // Show what was printed before the failure, then the error.
             let _ = out.flush();

@@ -183,16 +183,26 @@ fn bench_refuses_to_delete_a_directory_it_did_not_make() {
     let theirs = dir.path().join("shaledb").join("src");
     std::fs::create_dir_all(&theirs).expect("mkdir");
     std::fs::write(theirs.join("main.rs"), b"precious").expect("write");
-    shaledb()
-        .args(["bench", "--num", "100", "--benchmarks", "fillseq", "--db"])
-        .arg(dir.path())
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("did not create"));
+    // A failed run keeps an earlier run's --json and leaves no new one behind.
+    let kept = dir.path().join("earlier.json");
+    std::fs::write(&kept, b"{\"earlier\": true}").expect("write");
+    let fresh = dir.path().join("fresh.json");
+    for json in [&kept, &fresh] {
+        shaledb()
+            .args(["bench", "--num", "100", "--benchmarks", "fillseq", "--db"])
+            .arg(dir.path())
+            .arg("--json")
+            .arg(json)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("was not created by the benchmark"));
+    }
     assert_eq!(
         std::fs::read(theirs.join("main.rs")).expect("still there"),
         b"precious"
     );
+    assert_eq!(std::fs::read(&kept).expect("kept"), b"{\"earlier\": true}");
+    assert!(!fresh.exists(), "a failed run left its empty --json");
     // Its own database, from an earlier run, it replaces.
     let other = tempfile::tempdir().expect("temp dir");
     for _ in 0..2 {
