@@ -162,6 +162,37 @@ fn dump_of_a_log_shows_its_records() {
     assert!(dump_logs().contains("k1\t@2\tdel\t"), "{}", dump_logs());
 }
 
+/// Found by an audit: `dump LOG --limit 3` printed a header for every record of a
+/// 40,000-record log after its three entries.
+#[test]
+fn dump_of_a_log_with_a_limit_stops_listing_records_there() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db");
+    {
+        let handle = shaledb::Db::open(&db, shaledb::Options::default()).expect("open");
+        for i in 0..50 {
+            handle.put(format!("k{i:02}"), b"v").expect("put");
+        }
+        handle.close().expect("close");
+    }
+    let log = files_ending(&db, ".log").pop().expect("a log");
+    let out = shaledb()
+        .arg("dump")
+        .arg(&log)
+        .args(["--limit", "3"])
+        .assert()
+        .success();
+    let text = stdout_of(out.get_output());
+    assert!(text.contains("records: 50, entries: 50"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("record at")).count(),
+        3,
+        "{text}"
+    );
+    assert!(text.contains("... 47 more records"), "{text}");
+}
+
 #[test]
 fn dump_reports_a_damaged_log() {
     let _serial = serial();

@@ -98,7 +98,12 @@ fn log(path: &Path, codec: Codec, limit: usize, out: &mut dyn Write) -> Result<(
     writeln!(out, "log: {}", path.display())?;
     writeln!(out, "records: {}, entries: {entries}", dump.records.len())?;
     let mut shown = 0;
-    for r in &dump.records {
+    for (i, r) in dump.records.iter().enumerate() {
+        // With entries asked for, the listing ends where they do.
+        if limit > 0 && shown >= limit {
+            writeln!(out, "... {} more records", dump.records.len() - i)?;
+            break;
+        }
         if let Some(c) = r.continues {
             writeln!(
                 out,
