@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::block::BlockIter;
+use super::readahead::Readahead;
 use super::reader::TableReader;
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
@@ -15,6 +16,7 @@ pub(crate) struct TableIterator {
     data: Option<BlockIter>,
     error: Option<Error>,
     fill_cache: bool,
+    readahead: Readahead,
 }
 
 impl TableIterator {
@@ -26,6 +28,7 @@ impl TableIterator {
             data: None,
             error: None,
             fill_cache,
+            readahead: Readahead::default(),
         }
     }
 
@@ -39,10 +42,10 @@ impl TableIterator {
             }
             return false;
         }
-        let loaded = self
-            .table
+        let (table, readahead) = (&self.table, &mut self.readahead);
+        let loaded = table
             .decode_handle(self.index.value())
-            .and_then(|h| Ok((h, self.table.data_block(h, self.fill_cache)?)));
+            .and_then(|h| Ok((h, readahead.data_block(table, h, self.fill_cache)?)));
         match loaded {
             Ok((handle, block)) => {
                 match &mut self.data {

@@ -20,6 +20,7 @@ mod builder;
 mod format;
 mod iter;
 mod properties;
+mod readahead;
 mod reader;
 mod restart_prefixes;
 

@@ -96,63 +96,101 @@ impl TableReader {
 
     /// Reads, verifies and decompresses the block at `handle`.
     pub(crate) fn read_block_bytes(&self, handle: BlockHandle) -> Result<Vec<u8>> {
-        let limit = self.file_size - FOOTER_LEN as u64;
+        let len = self.stored_len(handle)?;
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, handle.offset)?;
+        self.unpack_block(&buf, handle.offset)
+    }
+
+    /// The bytes the block at `handle` takes in the file, its trailer included, once
+    /// the handle is checked to lie within the data (before the footer).
+    pub(crate) fn stored_len(&self, handle: BlockHandle) -> Result<usize> {
         let end = handle
             .offset
             .checked_add(handle.size)
             .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64));
-        let len = match end {
-            Some(end) if end <= limit => usize::try_from(handle.size + BLOCK_TRAILER_LEN as u64)
-                .map_err(|_| {
+        match end {
+            Some(end) if end <= self.data_end() => {
+                usize::try_from(handle.size + BLOCK_TRAILER_LEN as u64).map_err(|_| {
                     Error::corruption(self.path.as_ref().clone(), handle.offset, "block too large")
-                })?,
-            _ => {
-                return Err(Error::corruption(
-                    self.path.as_ref().clone(),
-                    handle.offset,
-                    format!(
-                        "block handle (offset {}, size {}) runs past the data ({limit} bytes)",
-                        handle.offset, handle.size
-                    ),
-                ))
+                })
             }
-        };
-        let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, handle.offset)?;
-        let (stored, trailer) = buf.split_at(len - BLOCK_TRAILER_LEN);
+            _ => Err(Error::corruption(
+                self.path.as_ref().clone(),
+                handle.offset,
+                format!(
+                    "block handle (offset {}, size {}) runs past the data ({} bytes)",
+                    handle.offset,
+                    handle.size,
+                    self.data_end()
+                ),
+            )),
+        }
+    }
+
+    /// Where the blocks end and the footer starts.
+    pub(crate) fn data_end(&self) -> u64 {
+        self.file_size - FOOTER_LEN as u64
+    }
+
+    /// Reads `buf.len()` bytes of the file at `offset`.
+    pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        Ok(self.file.read_exact_at(buf, offset)?)
+    }
+
+    /// Verifies and decompresses a block as stored (`stored`: its bytes then its
+    /// trailer), read from `offset`.
+    pub(crate) fn unpack_block(&self, stored: &[u8], offset: u64) -> Result<Vec<u8>> {
+        let (stored, trailer) = stored.split_at(stored.len() - BLOCK_TRAILER_LEN);
         let kind = trailer[0];
         let expected = u32::from_le_bytes([trailer[1], trailer[2], trailer[3], trailer[4]]);
         let actual = block_crc(stored, kind);
         if expected != actual {
             return Err(Error::corruption(
                 self.path.as_ref().clone(),
-                handle.offset,
+                offset,
                 format!("block checksum mismatch: expected {expected:#010x}, found {actual:#010x}"),
             ));
         }
         decompress(stored, kind)
-            .map_err(|d| Error::corruption(self.path.as_ref().clone(), handle.offset, d))
+            .map_err(|d| Error::corruption(self.path.as_ref().clone(), offset, d))
+    }
+
+    /// The data block at `handle` if the cache holds it.
+    pub(crate) fn cached_block(&self, handle: BlockHandle) -> Option<Arc<Block>> {
+        self.cache.as_ref()?.get(&(self.number, handle.offset))
+    }
+
+    /// Builds the data block from its bytes as stored and, when `fill_cache`, adds it
+    /// to the cache.
+    pub(crate) fn data_block_from(
+        &self,
+        handle: BlockHandle,
+        stored: &[u8],
+        fill_cache: bool,
+    ) -> Result<Arc<Block>> {
+        let raw = self.unpack_block(stored, handle.offset)?;
+        let block = Arc::new(
+            Block::new(raw)
+                .map_err(|d| Error::corruption(self.path.as_ref().clone(), handle.offset, d))?,
+        );
+        if let (true, Some(cache)) = (fill_cache, &self.cache) {
+            cache.insert((self.number, handle.offset), Arc::clone(&block));
+        }
+        Ok(block)
     }
 
     /// The data block at `handle`, from the cache or the file; a block read from the
     /// file is added to the cache when `fill_cache` (compactions read without it, so a
     /// merge does not evict the blocks readers use).
     pub(crate) fn data_block(&self, handle: BlockHandle, fill_cache: bool) -> Result<Arc<Block>> {
-        let key = (self.number, handle.offset);
-        if let Some(cache) = &self.cache {
-            if let Some(block) = cache.get(&key) {
-                return Ok(block);
-            }
+        if let Some(block) = self.cached_block(handle) {
+            return Ok(block);
         }
-        let raw = self.read_block_bytes(handle)?;
-        let block = Arc::new(
-            Block::new(raw)
-                .map_err(|d| Error::corruption(self.path.as_ref().clone(), handle.offset, d))?,
-        );
-        if let (true, Some(cache)) = (fill_cache, &self.cache) {
-            cache.insert(key, Arc::clone(&block));
-        }
-        Ok(block)
+        let len = self.stored_len(handle)?;
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, handle.offset)?;
+        self.data_block_from(handle, &buf, fill_cache)
     }
 
     /// Decodes an index entry's value into a block handle.

@@ -238,3 +238,86 @@ fn data_blocks_close_before_passing_the_block_size_once_nine_tenths_full() {
     it.seek_to_first();
     assert_eq!(it.value().len(), 10_000);
 }
+
+/// A file that counts its reads.
+struct CountingFile {
+    inner: Arc<dyn crate::fs::RandomAccessFile>,
+    reads: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl crate::fs::RandomAccessFile for CountingFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.read_exact_at(buf, offset)
+    }
+
+    fn size(&self) -> std::io::Result<u64> {
+        self.inner.size()
+    }
+}
+
+/// Scans read ahead: with no block cache, every block is a miss, and a scan in either
+/// direction reads many blocks per call; cursors that jump about still see every entry
+/// in order.
+#[test]
+fn scans_read_ahead_in_both_directions_and_see_every_entry() {
+    let data = entries(20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let (path, summary) = build(dir.path(), &data, Compression::Lz4, 512);
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let file = Arc::new(CountingFile {
+        inner: RealFileSystem.open(&path).unwrap(),
+        reads: Arc::clone(&reads),
+    });
+    let table =
+        Arc::new(TableReader::open(file, path.clone(), 1, summary.file_size, None).unwrap());
+    let blocks = table.properties().data_blocks as usize;
+    assert!(blocks > 500, "{blocks} blocks");
+    let count = || reads.swap(0, std::sync::atomic::Ordering::Relaxed);
+    count();
+    let mut it = table.iter();
+    it.seek_to_first();
+    for (k, v) in &data {
+        assert_eq!((it.key(), it.value()), (k.as_slice(), v.as_slice()));
+        it.next();
+    }
+    assert!(!it.valid());
+    it.status().unwrap();
+    let forward = count();
+    assert!(
+        forward * 10 < blocks,
+        "{forward} reads for {blocks} blocks forward"
+    );
+    it.seek_to_last();
+    for (k, _) in data.iter().rev() {
+        assert_eq!(it.key(), k.as_slice());
+        it.prev();
+    }
+    assert!(!it.valid());
+    it.status().unwrap();
+    let backward = count();
+    assert!(
+        backward * 10 < blocks,
+        "{backward} reads for {blocks} blocks backward"
+    );
+    // Seeks that land anywhere, each followed by a few steps either way.
+    let mut state = 12345u64;
+    for _ in 0..300 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let i = (state >> 33) as usize % data.len();
+        it.seek(&data[i].0);
+        for (j, (k, _)) in data.iter().enumerate().skip(i).take(40) {
+            assert_eq!(it.key(), k.as_slice(), "forward from {i}, step {j}");
+            it.next();
+        }
+        it.seek(&data[i].0);
+        for j in (i.saturating_sub(40)..=i).rev() {
+            assert_eq!(it.key(), data[j].0.as_slice(), "backward from {i}");
+            it.prev();
+        }
+    }
+    it.status().unwrap();
+}
