@@ -74,7 +74,11 @@ fn worker_loop(core: &DbCore) {
             continue;
         }
         let compaction_slots = core.options.max_background_jobs.saturating_sub(1).max(1);
-        if state.manual_pending == 0
+        // A pending manual compaction holds automatic ones back, unless writers have
+        // stopped at the level-0 trigger (the manual one may be waiting behind them, in
+        // its flush); a running one always does.
+        if !state.manual_running
+            && (state.manual_pending == 0 || core.level0_at_stop())
             && !core.options.disable_auto_compactions
             && state.compactions_running < compaction_slots
         {
@@ -115,6 +119,14 @@ fn worker_loop(core: &DbCore) {
 }
 
 impl DbCore {
+    /// True if level 0 holds as many tables as stop writers (only counted when
+    /// automatic compactions run, as the write path counts it).
+    fn level0_at_stop(&self) -> bool {
+        !self.options.disable_auto_compactions
+            && self.versions.lock().current().files(0).len()
+                >= self.options.level0_stop_writes_trigger
+    }
+
     /// The next compaction the configured style wants, if any.
     pub(crate) fn pick_compaction(
         &self,
@@ -188,35 +200,39 @@ impl DbCore {
     }
 }
 
-/// The compaction slot a `compact_range` call holds: counted as pending from the start
-/// (workers then start no automatic compaction, as under RocksDB's exclusive manual
-/// compaction), claimed once no compaction runs. Dropping it, on any path out of the
-/// call, panics included, gives the slot back and wakes whoever waits for it.
+/// The compaction slot a `compact_range` call holds: counted as pending from before
+/// its flush (workers then start no automatic compaction, as under RocksDB's exclusive
+/// manual compaction, so the flush's new level-0 table does not set off one that the
+/// manual compaction would redo), claimed once no compaction runs. Dropping it, on any
+/// path out of the call, panics included, gives the slot back and wakes whoever waits.
 struct ManualSlot<'a> {
     core: &'a DbCore,
+    claimed: bool,
 }
 
 impl<'a> ManualSlot<'a> {
-    /// Waits for the slot.
-    fn claim(core: &'a DbCore) -> Result<Self> {
+    /// Counts a manual compaction as pending.
+    fn pending(core: &'a DbCore) -> Self {
+        core.state.lock().manual_pending += 1;
+        ManualSlot {
+            core,
+            claimed: false,
+        }
+    }
+
+    /// Waits until no compaction runs, then holds the slot.
+    fn claim(&mut self) -> Result<()> {
+        let core = self.core;
         let mut state = core.state.lock();
-        state.manual_pending += 1;
         loop {
-            let stop = core.check_bg_error().err().or_else(|| {
-                core.shutting_down
-                    .load(Ordering::Acquire)
-                    .then_some(Error::Closed)
-            });
-            if let Some(e) = stop {
-                state.manual_pending -= 1;
-                drop(state);
-                core.work_cv.notify_all();
-                core.done_cv.notify_all();
-                return Err(e);
+            core.check_bg_error()?;
+            if core.shutting_down.load(Ordering::Acquire) {
+                return Err(Error::Closed);
             }
             if !state.manual_running && state.compactions_running == 0 {
                 state.manual_running = true;
-                return Ok(ManualSlot { core });
+                self.claimed = true;
+                return Ok(());
             }
             core.done_cv.wait(&mut state);
         }
@@ -227,7 +243,9 @@ impl Drop for ManualSlot<'_> {
     fn drop(&mut self) {
         {
             let mut state = self.core.state.lock();
-            state.manual_running = false;
+            if self.claimed {
+                state.manual_running = false;
+            }
             state.manual_pending -= 1;
         }
         self.core.done_cv.notify_all();
@@ -279,17 +297,19 @@ impl Db {
     /// yields nothing for it; the memtable is still flushed.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
         self.check_open()?;
-        // Before claiming the slot: with automatic compactions held back, a flush that
-        // waits for level 0 to shrink would never finish. Even for an empty range: the
-        // flush is part of the contract (what was written before is then in tables).
+        let core = self.core();
+        let mut slot = ManualSlot::pending(core);
+        // Even for an empty range: the flush is part of the contract (what was written
+        // before is then in tables). If writers have stopped at the level-0 trigger, it
+        // waits for automatic compactions, which a pending manual one does not hold back
+        // then.
         self.flush()?;
         if range_is_empty(range.start_bound(), range.end_bound()) {
             return Ok(());
         }
         let lo = bound_key(range.start_bound());
         let hi = bound_key(range.end_bound());
-        let core = self.core();
-        let slot = ManualSlot::claim(core)?;
+        slot.claim()?;
         let result = core.compact_range_inner(lo.as_deref(), hi.as_deref());
         drop(slot);
         result
