@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::{Db, DbCore};
+use super::{Db, DbCore, State};
 use crate::compaction::manual::{level0_inputs, manual_inputs, tiered_level0_output};
 use crate::compaction::{picker, tiered, Compaction};
 use crate::error::{Error, Result};
@@ -88,23 +88,9 @@ fn worker_loop(core: &DbCore) {
                 drop(state);
                 let result = core.run_compaction(&c);
                 state = core.state.lock();
-                state.running.release(&c);
-                // The job's handle on the old version would keep its inputs alive.
-                drop(c);
+                core.conclude_compaction(&mut state, c, &result);
                 state.compactions_running -= 1;
-                if result.is_ok() {
-                    core.install_super_version(&state);
-                    core.delete_obsolete_files(&state);
-                }
                 core.done_cv.notify_all();
-                match result {
-                    Ok(()) | Err(Error::Closed) => {}
-                    Err(e) => {
-                        drop(state);
-                        core.set_bg_error(e);
-                        state = core.state.lock();
-                    }
-                }
                 continue;
             }
         }
@@ -184,19 +170,25 @@ impl DbCore {
         }
         self.state.lock().running.register(&c);
         let result = self.run_compaction(&c);
-        let mut state = self.state.lock();
+        self.conclude_compaction(&mut self.state.lock(), c, &result);
+        result
+    }
+
+    /// After a registered compaction ran, automatic or manual: gives its tables back,
+    /// and installs its result and deletes what it made obsolete, or, if it failed for
+    /// another reason than closing, makes the database read-only.
+    fn conclude_compaction(&self, state: &mut State, c: Compaction, result: &Result<()>) {
         state.running.release(&c);
         // The job's handle on the old version would keep its inputs alive.
         drop(c);
-        match &result {
+        match result {
             Ok(()) => {
-                self.install_super_version(&state);
-                self.delete_obsolete_files(&state);
+                self.install_super_version(state);
+                self.delete_obsolete_files(state);
             }
             Err(Error::Closed) => {}
-            Err(e) => self.set_bg_error_locked(&state, e.duplicate()),
+            Err(e) => self.set_bg_error_locked(state, e.duplicate()),
         }
-        result
     }
 }
 

@@ -54,7 +54,7 @@ impl Readahead {
             return Ok(block);
         }
         if self.run < SEQUENTIAL_BEFORE {
-            return table.data_block(handle, fill_cache);
+            return table.read_data_block(handle, fill_cache);
         }
         if !self.holds(start, end) {
             self.fill(table, start, end)?;
@@ -63,7 +63,7 @@ impl Readahead {
         let from = usize::try_from(start - self.buf_at).unwrap_or(usize::MAX);
         match self.buf.get(from..from + len) {
             Some(stored) => table.data_block_from(handle, stored, fill_cache),
-            None => table.data_block(handle, fill_cache),
+            None => table.read_data_block(handle, fill_cache),
         }
     }
 

@@ -96,10 +96,15 @@ impl TableReader {
 
     /// Reads, verifies and decompresses the block at `handle`.
     pub(crate) fn read_block_bytes(&self, handle: BlockHandle) -> Result<Vec<u8>> {
-        let len = self.stored_len(handle)?;
-        let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, handle.offset)?;
-        self.unpack_block(&buf, handle.offset)
+        let stored = self.read_stored(handle)?;
+        self.unpack_block(&stored, handle.offset)
+    }
+
+    /// The block at `handle` as the file stores it, its trailer included.
+    fn read_stored(&self, handle: BlockHandle) -> Result<Vec<u8>> {
+        let mut stored = vec![0u8; self.stored_len(handle)?];
+        self.file.read_exact_at(&mut stored, handle.offset)?;
+        Ok(stored)
     }
 
     /// The bytes the block at `handle` takes in the file, its trailer included, once
@@ -187,10 +192,18 @@ impl TableReader {
         if let Some(block) = self.cached_block(handle) {
             return Ok(block);
         }
-        let len = self.stored_len(handle)?;
-        let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, handle.offset)?;
-        self.data_block_from(handle, &buf, fill_cache)
+        self.read_data_block(handle, fill_cache)
+    }
+
+    /// The data block at `handle` read from the file, for a caller that has already
+    /// looked in the cache; added to the cache when `fill_cache`.
+    pub(crate) fn read_data_block(
+        &self,
+        handle: BlockHandle,
+        fill_cache: bool,
+    ) -> Result<Arc<Block>> {
+        let stored = self.read_stored(handle)?;
+        self.data_block_from(handle, &stored, fill_cache)
     }
 
     /// Decodes an index entry's value into a block handle.
