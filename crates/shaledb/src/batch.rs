@@ -6,7 +6,7 @@
 //! Entry `i` gets sequence number `start + i`. See `docs/log.md`.
 
 use crate::coding::{get_length_prefixed, get_u32, get_u64, put_length_prefixed};
-use crate::key::{SequenceNumber, ValueKind};
+use crate::key::{SequenceNumber, ValueKind, MAX_SEQUENCE};
 
 pub(crate) const BATCH_HEADER_LEN: usize = 12;
 
@@ -138,7 +138,21 @@ impl<'a> DecodedBatch<'a> {
         if seen != count {
             return Err(format!("batch header says {count} entries, found {seen}"));
         }
+        if count > 0 && batch.last_sequence().is_none() {
+            return Err(format!(
+                "batch of {count} entries at sequence number {sequence} is out of range"
+            ));
+        }
         Ok(batch)
+    }
+
+    /// The sequence number of the batch's last entry; `None` if the batch is empty or
+    /// its entries' numbers are not all in `1..=MAX_SEQUENCE`.
+    pub(crate) fn last_sequence(&self) -> Option<SequenceNumber> {
+        let last = self
+            .sequence
+            .checked_add(u64::from(self.count.checked_sub(1)?))?;
+        (self.sequence >= 1 && last <= MAX_SEQUENCE).then_some(last)
     }
 
     /// Decodes the batch's entries in order.
@@ -198,6 +212,27 @@ mod tests {
         assert_eq!(entries[1].kind, ValueKind::Delete);
         assert_eq!(entries[2].key, b"");
         assert_eq!(entries[3].value.len(), 70_000);
+    }
+
+    #[test]
+    fn batches_numbered_out_of_range_are_rejected() {
+        let mut batch = WriteBatch::new();
+        batch.put(b"a", b"1").put(b"b", b"2");
+        for (seq, ok) in [
+            (0, false),
+            (1, true),
+            (MAX_SEQUENCE - 1, true),
+            (MAX_SEQUENCE, false),
+            (u64::MAX, false),
+        ] {
+            batch.set_sequence(seq);
+            let decoded = DecodedBatch::decode(batch.encoded());
+            assert_eq!(decoded.is_ok(), ok, "sequence {seq}");
+        }
+        // An empty batch holds no number to check.
+        let mut empty = WriteBatch::new();
+        empty.set_sequence(0);
+        assert!(DecodedBatch::decode(empty.encoded()).is_ok());
     }
 
     #[test]

@@ -88,3 +88,65 @@ fn strict_mode_refuses_a_damaged_log() {
     let db = Db::open(dir.path(), options(WalRecoveryMode::PointInTime)).unwrap();
     assert_eq!(surviving(&db).len(), 99);
 }
+
+/// The names and contents of every file in `dir`, but the lock.
+fn snapshot_of(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file() && e.file_name() != "LOCK")
+        .map(|e| (e.file_name(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A log holding several memtables' worth of batches, damaged near its end: a strict
+/// open fails before it flushes any of them, leaving every file as it was.
+#[test]
+fn a_failed_strict_open_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = || Options {
+        memtable_size: 64 << 10,
+        ..Options::default()
+    };
+    // One log's worth in one large memtable, replayed into small ones below.
+    let db = Db::open(
+        dir.path(),
+        Options {
+            memtable_size: 8 << 20,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    for i in 0..20_000u32 {
+        db.put(format!("k{i:06}"), [b'v'; 40]).unwrap();
+    }
+    db.close().unwrap();
+    let log = common::newest_log(dir.path());
+    let len = std::fs::metadata(&log).unwrap().len();
+    assert!(
+        len > 4 * (64 << 10),
+        "the log holds several small memtables"
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let before = snapshot_of(dir.path());
+    let err = Db::open(
+        dir.path(),
+        Options {
+            wal_recovery_mode: WalRecoveryMode::Strict,
+            ..small()
+        },
+    )
+    .unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    assert!(
+        snapshot_of(dir.path()) == before,
+        "the failed strict open changed the directory"
+    );
+}

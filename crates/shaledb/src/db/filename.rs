@@ -3,9 +3,14 @@
 //! `NNNNNN.log` write-ahead logs, `NNNNNN.sst` tables, `MANIFEST-NNNNNN` manifests,
 //! `CURRENT` (names the live manifest), `LOCK` (held while open), and `CURRENT.tmp`,
 //! renamed over `CURRENT`. Other names are left alone. All numbers come from one counter, so a number names
-//! one file for the life of the database.
+//! one file for the life of the database. A number above [`MAX_FILE_NUMBER`] is not one
+//! the counter hands out, so such a name is not the engine's either.
 
 use std::path::{Path, PathBuf};
+
+/// The largest file number the engine uses: far more files than a database makes in
+/// its life, and low enough that the counter never overflows.
+pub(crate) const MAX_FILE_NUMBER: u64 = 1 << 56;
 
 /// What a file in the database directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,7 +70,7 @@ fn number(digits: &str) -> Option<u64> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    digits.parse().ok().filter(|&n| n <= MAX_FILE_NUMBER)
 }
 
 #[cfg(test)]
@@ -85,5 +90,12 @@ mod tests {
         assert_eq!(parse("CURRENT"), Some(FileKind::Current));
         assert_eq!(parse("x.sst"), None);
         assert_eq!(parse("notes.txt"), None);
+        assert_eq!(
+            parse(&format!("{MAX_FILE_NUMBER}.log")),
+            Some(FileKind::Log(MAX_FILE_NUMBER))
+        );
+        assert_eq!(parse(&format!("{}.log", MAX_FILE_NUMBER + 1)), None);
+        assert_eq!(parse(&format!("MANIFEST-{}", u64::MAX)), None);
+        assert_eq!(parse("99999999999999999999999.sst"), None);
     }
 }

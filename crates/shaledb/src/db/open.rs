@@ -6,7 +6,7 @@
 //! corrupt record ends the replay (point-in-time mode) or fails the open (strict mode).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -15,6 +15,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::background::spawn_workers;
 use super::{filename, DbCore, State, SuperVersion, Wal};
+use crate::batch::DecodedBatch;
 use crate::cache::{BlockCache, TableCache};
 use crate::error::{Error, Result};
 use crate::fs::read_all;
@@ -100,9 +101,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         })
         .max()
         .unwrap_or(0);
-    while versions.next_file_number() <= max_number_seen {
-        versions.new_file_number();
-    }
+    versions.skip_file_numbers_through(max_number_seen);
 
     let new_log = versions.new_file_number();
     // A dropped version wakes the background threads to delete the tables it alone
@@ -230,8 +229,15 @@ fn check_manifest_is_current(
 impl DbCore {
     /// Replays `logs` (sorted; every log at or above the manifest's `min_log`) into
     /// level-0 tables. Returns the largest sequence seen and, if replay stopped at
-    /// damage, the number of the damaged log.
+    /// damage, the number of the damaged log. In strict mode damage fails the open
+    /// before anything is written: the logs are checked in full first.
     fn replay_logs(&self, logs: &[u64], min_log: u64) -> Result<(SequenceNumber, Option<u64>)> {
+        let strict = self.options.wal_recovery_mode == WalRecoveryMode::Strict;
+        if strict {
+            if let Some(damage) = self.walk_logs(logs, min_log, |_, _, _| Ok(()))? {
+                return Err(damage.into_error());
+            }
+        }
         let mut max_seq = self.last_sequence.load(Ordering::Acquire);
         // Memtables are flushed in sequence order, so every batch at or below the newest
         // flushed sequence number is already in a table (a log can outlive its flush,
@@ -245,10 +251,47 @@ impl DbCore {
             .max()
             .unwrap_or(0);
         let mut mem = Arc::new(Memtable::new(0, 0));
-        let mut damaged_log = None;
-        // Where each log replayed so far ends: the end of its last intact record.
+        let damage = self.walk_logs(logs, min_log, |path, offset, batch| {
+            // Decoding checked that the batch's numbers are in range.
+            if let Some(end) = batch.last_sequence() {
+                if end > flushed_seq {
+                    super::write::insert_decoded(&mem, batch)
+                        .map_err(|d| Error::corruption(path, offset, d))?;
+                }
+                max_seq = max_seq.max(end);
+            }
+            if mem.approximate_bytes() >= self.options.memtable_size {
+                self.flush_recovered(&mem, max_seq)?;
+                mem = Arc::new(Memtable::new(0, 0));
+            }
+            Ok(())
+        })?;
+        let damaged_log = match damage {
+            // The logs were checked, but changed since (another process wrote them).
+            Some(damage) if strict => return Err(damage.into_error()),
+            Some(damage) => {
+                tracing::warn!(log = %damage.path.display(), offset = damage.offset, reason = %damage.reason, "log replay stops at a damaged record");
+                Some(damage.number)
+            }
+            None => None,
+        };
+        self.flush_recovered(&mem, max_seq)?;
+        Ok((max_seq, damaged_log))
+    }
+
+    /// Reads the records of `logs` in order, handing each intact batch to `batch` (with
+    /// the log's path and the record's offset), up to the end or to the first damaged
+    /// record, which it returns: a torn or corrupt record, or a link to a log that lost
+    /// its tail.
+    fn walk_logs(
+        &self,
+        logs: &[u64],
+        min_log: u64,
+        mut batch: impl FnMut(&Path, u64, &DecodedBatch<'_>) -> Result<()>,
+    ) -> Result<Option<LogDamage>> {
+        // Where each log read so far ends: the end of its last intact record.
         let mut replayed: HashMap<u64, u64> = HashMap::new();
-        'logs: for &number in logs {
+        for &number in logs {
             let path = filename::log_path(&self.dir, number);
             let bytes = read_all(self.fs.as_ref(), &path)?;
             let mut reader = LogReader::new(&bytes);
@@ -261,36 +304,24 @@ impl DbCore {
                         Ok(WalRecord::Link(link)) => {
                             broken_link(&link, &replayed, min_log).map(|reason| (offset, reason))
                         }
-                        Ok(WalRecord::Batch(batch)) => {
-                            if batch.count > 0 {
-                                let end = batch.sequence + u64::from(batch.count) - 1;
-                                if end > flushed_seq {
-                                    super::write::insert_decoded(&mem, &batch)
-                                        .map_err(|d| Error::corruption(&path, offset, d))?;
-                                }
-                                max_seq = max_seq.max(end);
-                            }
+                        Ok(WalRecord::Batch(decoded)) => {
+                            batch(&path, offset, &decoded)?;
                             None
                         }
                     },
                 };
                 if let Some((offset, reason)) = damage {
-                    if self.options.wal_recovery_mode == WalRecoveryMode::Strict {
-                        return Err(Error::corruption(&path, offset, reason));
-                    }
-                    tracing::warn!(log = %path.display(), offset, reason, "log replay stops at a damaged record");
-                    damaged_log = Some(number);
-                    break 'logs;
-                }
-                if mem.approximate_bytes() >= self.options.memtable_size {
-                    self.flush_recovered(&mem, max_seq)?;
-                    mem = Arc::new(Memtable::new(0, 0));
+                    return Ok(Some(LogDamage {
+                        number,
+                        path,
+                        offset,
+                        reason,
+                    }));
                 }
             }
             replayed.insert(number, reader.end_of_last_record());
         }
-        self.flush_recovered(&mem, max_seq)?;
-        Ok((max_seq, damaged_log))
+        Ok(None)
     }
 
     /// Writes a memtable rebuilt from the logs to a level-0 table.
@@ -319,6 +350,20 @@ impl DbCore {
             entries += table.verify()?;
         }
         Ok(entries)
+    }
+}
+
+/// The first damaged record of the logs replayed.
+struct LogDamage {
+    number: u64,
+    path: PathBuf,
+    offset: u64,
+    reason: String,
+}
+
+impl LogDamage {
+    fn into_error(self) -> Error {
+        Error::corruption(self.path, self.offset, self.reason)
     }
 }
 

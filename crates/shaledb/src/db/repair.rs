@@ -159,9 +159,7 @@ impl Repairer<'_> {
             Arc::clone(&self.options.file_system),
             self.options.num_levels,
         );
-        while versions.next_file_number() < self.next_number {
-            versions.new_file_number();
-        }
+        versions.skip_file_numbers_through(self.next_number - 1);
         versions.set_last_sequence(last_sequence);
         versions.log_and_apply(VersionEdit {
             log_number: Some(log_number),
@@ -324,7 +322,15 @@ fn scan_table(table: &Arc<TableReader>, number: u64, size: u64) -> Result<Option
     it.status()?;
     // A bottommost compaction stores sequence number 0 in keys every snapshot saw; the
     // properties keep the newest sequence number the data was written at.
-    let largest_seq = largest_seq.max(table.properties().largest_seq);
+    let recorded = table.properties().largest_seq;
+    if recorded > crate::key::MAX_SEQUENCE {
+        return Err(Error::corruption(
+            table.path().as_ref(),
+            0,
+            format!("properties name sequence number {recorded}, out of range"),
+        ));
+    }
+    let largest_seq = largest_seq.max(recorded);
     Ok(meta.map(|m| FileMeta {
         smallest_seq,
         largest_seq,

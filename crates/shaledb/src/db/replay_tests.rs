@@ -158,3 +158,73 @@ fn a_link_to_a_flushed_log_is_not_checked() {
         (0..20).collect::<Vec<_>>()
     );
 }
+
+/// A batch whose checksums hold but whose sequence numbers run past the largest the
+/// engine uses is damage: the open stops there (point-in-time) or fails (strict), and
+/// neither panics nor takes the numbers in.
+#[test]
+fn a_batch_numbered_out_of_range_is_damage() {
+    for (sequence, count) in [(0, 1), (crate::key::MAX_SEQUENCE, 2), (u64::MAX, 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.put("before", "1").unwrap();
+        db.close().unwrap();
+        let later = filename::log_path(dir.path(), LATER);
+        let mut writer = LogWriter::new(RealFileSystem.create(&later).unwrap());
+        let mut batch = WriteBatch::new();
+        for i in 0..count {
+            batch.put(key(i), "v");
+        }
+        batch.set_sequence(sequence);
+        writer.add_record(batch.encoded()).unwrap();
+        writer.sync().unwrap();
+        drop(writer);
+
+        let strict = Db::open(
+            dir.path(),
+            Options {
+                wal_recovery_mode: WalRecoveryMode::Strict,
+                ..Options::default()
+            },
+        );
+        assert!(
+            strict.as_ref().is_err_and(|e| e.is_corruption()),
+            "sequence {sequence}: {:?}",
+            strict.map(|_| ())
+        );
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(db.get("before").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(db.get(key(0)).unwrap(), None, "sequence {sequence}");
+        // Writes go on with sane numbers.
+        db.put("after", "2").unwrap();
+        assert_eq!(db.get("after").unwrap().as_deref(), Some(&b"2"[..]));
+        db.close().unwrap();
+    }
+}
+
+/// A file whose name looks like the engine's but carries a huge number (a timestamp,
+/// or more digits than a u64 holds) neither stalls the open counting up to it nor
+/// overflows the file counter.
+#[test]
+fn stray_files_with_huge_numbers_neither_stall_nor_overflow_the_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.put("k", "v").unwrap();
+    db.close().unwrap();
+    for name in [
+        "20240101120000.sst",
+        "18446744073709551615.log",
+        "99999999999999999999999.sst",
+    ] {
+        std::fs::write(dir.path().join(name), b"not ours").unwrap();
+    }
+    let start = std::time::Instant::now();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.put("k2", "v2").unwrap();
+    db.flush().unwrap();
+    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    db.close().unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    // Names above the counter's range are not the engine's: left alone.
+    assert!(dir.path().join("18446744073709551615.log").exists());
+}

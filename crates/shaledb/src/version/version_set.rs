@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
 use super::{FileMeta, ReleaseHook, Version, VersionEdit};
-use crate::db::filename::{current_path, manifest_name};
+use crate::db::filename::{current_path, manifest_name, MAX_FILE_NUMBER};
 use crate::error::{Error, Result};
 use crate::fs::{read_all, FileSystem};
-use crate::key::SequenceNumber;
+use crate::key::{SequenceNumber, MAX_SEQUENCE};
 use crate::wal::{Damage, LogReader, LogWriter, ReadOutcome};
 
 /// A manifest that grows past this is replaced by a fresh snapshot.
@@ -139,6 +139,24 @@ impl VersionSet {
                 "next file number is already in use",
             ));
         }
+        if next_file > MAX_FILE_NUMBER {
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!("next file number {next_file} is out of range"),
+            ));
+        }
+        let newest_seq = version
+            .all_files()
+            .map(|(_, f)| f.largest_seq.max(f.smallest_seq))
+            .fold(last_sequence, u64::max);
+        if newest_seq > MAX_SEQUENCE {
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!("sequence number {newest_seq} is out of range"),
+            ));
+        }
         version.sort_levels();
         version
             .check_invariants()
@@ -244,6 +262,12 @@ impl VersionSet {
         Arc::clone(&self.current)
     }
 
+    /// Makes sure the counter hands out no number up to `number`, which a file in the
+    /// directory already has (at most [`MAX_FILE_NUMBER`], as file names are parsed).
+    pub(crate) fn skip_file_numbers_through(&mut self, number: u64) {
+        self.next_file_number = self.next_file_number.max(number.saturating_add(1));
+    }
+
     pub(crate) fn new_file_number(&mut self) -> u64 {
         let n = self.next_file_number;
         self.next_file_number += 1;
@@ -262,6 +286,7 @@ impl VersionSet {
         self.last_sequence = self.last_sequence.max(seq);
     }
 
+    #[cfg(test)]
     pub(crate) fn next_file_number(&self) -> u64 {
         self.next_file_number
     }
