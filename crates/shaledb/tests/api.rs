@@ -787,6 +787,58 @@ fn stats_property_is_available() {
     db.close().expect("close");
 }
 
+/// `flush` waits for the memtable it froze and the older ones, not for every memtable
+/// writers freeze meanwhile: with writers always ahead of the flushes, waiting for an
+/// empty queue would last as long as they write.
+#[test]
+fn flush_returns_while_writers_keep_freezing_memtables() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    let dir = temp_dir();
+    let options = Options {
+        memtable_size: 1024,
+        max_immutable_memtables: 3,
+        // No level-0 stop trigger pauses the writers.
+        disable_auto_compactions: true,
+        ..Default::default()
+    };
+    let db = Db::open(dir.path(), options).expect("open");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (db, stop) = (db.clone(), Arc::clone(&stop));
+            thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    db.put(format!("{w}-{i:012}"), [7u8; 200]).expect("put");
+                    i += 1;
+                }
+                i
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let (done, flushed) = mpsc::channel();
+    let flusher = {
+        let db = db.clone();
+        thread::spawn(move || {
+            let result = db.flush();
+            let _ = done.send(());
+            result
+        })
+    };
+    // A flush of a few 1 KiB memtables takes milliseconds.
+    let returned = flushed.recv_timeout(Duration::from_secs(20)).is_ok();
+    stop.store(true, Ordering::Relaxed);
+    let written: u64 = writers.into_iter().map(|w| w.join().expect("writer")).sum();
+    flusher.join().expect("flusher").expect("flush");
+    assert!(returned, "flush() waited for memtables frozen after it");
+    assert!(written > 0);
+    db.close().expect("close");
+}
+
 #[test]
 fn flush_then_reopen_keeps_everything() {
     let dir = temp_dir();

@@ -181,18 +181,22 @@ pub(crate) fn meta_from_summary(number: u64, summary: crate::table::TableSummary
 
 impl Db {
     /// Writes the active memtable to a table and waits until it and every older frozen
-    /// memtable are durable in tables.
+    /// memtable are durable in tables. Memtables frozen after it are not waited for, so
+    /// writers that keep filling new ones do not hold the call up.
     pub fn flush(&self) -> Result<()> {
         self.check_open()?;
         let core = self.core();
         core.switch_for_flush()?;
         let mut state = core.state.lock();
+        // Memtables are numbered by their logs, in order: every one frozen before the
+        // switch is numbered below the memtable active after it.
+        let target = state.mem.log_number();
         loop {
             core.check_bg_error()?;
             if core.shutting_down.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
-            if state.imms.is_empty() {
+            if state.imms.front().is_none_or(|m| m.log_number() >= target) {
                 return Ok(());
             }
             core.work_cv.notify_all();
