@@ -21,7 +21,8 @@
 //! estimate falls back to [`by_key_ranges`], which counts whole tables.
 //!
 //! Concurrency: reads one version, opening tables through the table cache; takes no
-//! lock of the database.
+//! lock of the database. It holds one table open at a time (and every table's filter),
+//! so it stays within `max_open_files` however many tables there are.
 
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ use crate::cache::TableCache;
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
 use crate::key::{parse_internal_key, ValueKind};
-use crate::table::{key_hash, TableReader};
+use crate::table::{key_hash, BloomFilter, TableReader};
 use crate::version::{FileMeta, Version};
 
 /// The most keys sampled from one table. A table's live fraction is then known to
@@ -45,10 +46,10 @@ pub(crate) fn live_data_size(version: &Version, tables: &TableCache) -> u64 {
     }
 }
 
-/// A table with its open reader and its filter's false-positive rate.
+/// A table's filter and its false-positive rate.
 struct Table {
     meta: Arc<FileMeta>,
-    reader: Arc<TableReader>,
+    filter: Arc<[u8]>,
     false_positive: f64,
 }
 
@@ -56,19 +57,19 @@ struct Table {
 fn by_samples(version: &Version, tables: &TableCache) -> Result<Option<u64>> {
     let mut levels: Vec<Vec<Table>> = Vec::with_capacity(version.num_levels());
     for level in 0..version.num_levels() {
-        let mut opened = Vec::with_capacity(version.files(level).len());
+        let mut filters = Vec::with_capacity(version.files(level).len());
         for meta in version.files(level) {
             let reader = tables.get(meta.number, meta.file_size)?;
-            if !reader.has_filter() {
+            let Some(filter) = reader.filter() else {
                 return Ok(None);
-            }
-            opened.push(Table {
+            };
+            filters.push(Table {
                 meta: Arc::clone(meta),
                 false_positive: reader.filter_false_positive_rate(),
-                reader,
+                filter,
             });
         }
-        levels.push(opened);
+        levels.push(filters);
     }
     let mut total = 0;
     for (level, files) in levels.iter().enumerate() {
@@ -78,7 +79,8 @@ fn by_samples(version: &Version, tables: &TableCache) -> Result<Option<u64>> {
                 level,
                 position,
             };
-            total += live_bytes(table, &newer)?;
+            let reader = tables.get(table.meta.number, table.meta.file_size)?;
+            total += live_bytes(&reader, table.meta.file_size, &newer)?;
         }
     }
     Ok(Some(total))
@@ -99,7 +101,7 @@ impl Newer<'_> {
         let mut held = false;
         let mut all_pass_by_chance_not = 1.0;
         let mut check = |table: &Table| {
-            held |= table.reader.may_contain(hash);
+            held |= BloomFilter::may_contain(&table.filter, hash);
             all_pass_by_chance_not *= 1.0 - table.false_positive;
         };
         let level0 = match self.level {
@@ -124,10 +126,10 @@ impl Newer<'_> {
     }
 }
 
-/// The estimated live bytes of one table.
-fn live_bytes(table: &Table, newer: &Newer<'_>) -> Result<u64> {
+/// The estimated live bytes of one table, `size` bytes long.
+fn live_bytes(reader: &TableReader, size: u64, newer: &Newer<'_>) -> Result<u64> {
     let (mut samples, mut dead, mut by_chance) = (0u64, 0u64, 0.0f64);
-    for_each_sample(&table.reader, |key| {
+    for_each_sample(reader, |key| {
         samples += 1;
         match parse_internal_key(key) {
             Some(key) if key.kind == ValueKind::Put => {
@@ -149,7 +151,7 @@ fn live_bytes(table: &Table, newer: &Newer<'_>) -> Result<u64> {
         d / s
     };
     // Cannot overflow: the product is at most the table's size.
-    Ok((table.meta.file_size as f64 * (1.0 - dead_fraction)) as u64)
+    Ok((size as f64 * (1.0 - dead_fraction)) as u64)
 }
 
 /// Up to this many index entries are walked one by one to pick the samples; a larger

@@ -25,7 +25,7 @@ mod reader;
 mod restart_prefixes;
 
 pub(crate) use block::{Block, BlockIter};
-pub(crate) use bloom::key_hash;
+pub(crate) use bloom::{key_hash, BloomFilter};
 pub(crate) use builder::{TableBuilder, TableSummary};
 pub(crate) use iter::TableIterator;
 pub(crate) use reader::TableReader;

@@ -25,7 +25,7 @@ pub(crate) struct TableReader {
     number: u64,
     file_size: u64,
     index: Arc<Block>,
-    filter: Option<Vec<u8>>,
+    filter: Option<Arc<[u8]>>,
     properties: TableProperties,
     cache: Option<Arc<BlockCache>>,
 }
@@ -74,7 +74,7 @@ impl TableReader {
         let index = Block::new(index_raw).map_err(|d| corrupt(footer.index.offset, d))?;
         reader.index = Arc::new(index.with_restart_prefixes());
         if footer.filter.size > 0 {
-            reader.filter = Some(reader.read_block_bytes(footer.filter)?);
+            reader.filter = Some(reader.read_block_bytes(footer.filter)?.into());
         }
         let props_raw = reader.read_block_bytes(footer.properties)?;
         reader.properties = TableProperties::decode(&props_raw)
@@ -218,9 +218,10 @@ impl TableReader {
         })
     }
 
-    /// Whether the table has a bloom filter.
-    pub(crate) fn has_filter(&self) -> bool {
-        self.filter.is_some()
+    /// The table's bloom filter (see [`BloomFilter`]), which outlives the reader and its
+    /// open file.
+    pub(crate) fn filter(&self) -> Option<Arc<[u8]>> {
+        self.filter.clone()
     }
 
     /// The chance that the filter passes a user key the table does not hold (1 without
