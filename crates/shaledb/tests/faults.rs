@@ -492,3 +492,52 @@ fn a_synced_write_without_the_log_is_refused() {
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     assert_eq!(db.get(b"k0").unwrap(), None, "a refused write was applied");
 }
+
+fn table_names(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sst"))
+        .collect()
+}
+
+/// After a background error the database stops writing, but tables that an iterator
+/// kept past a compaction are still deleted once it is dropped, not at the next open.
+#[test]
+fn tables_released_after_a_background_error_are_still_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultInjectionFs::new();
+    let opts = Options {
+        disable_auto_compactions: true,
+        ..options(&fs)
+    };
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    fill(&db, 0, 200);
+    db.flush().unwrap();
+    fill(&db, 100, 300);
+    db.flush().unwrap();
+    let replaced = table_names(dir.path());
+    assert!(replaced.len() >= 2, "{replaced:?}");
+    let pinned = db.iter();
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert!(
+        replaced.iter().all(|t| t.exists()),
+        "the iterator keeps the compacted tables"
+    );
+    fs.fail(FaultKind::DiskFull, 0, u64::MAX);
+    expect_read_only(db.write(batch(300)));
+    drop(pinned);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while replaced.iter().any(|t| t.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tables no version uses stayed after the error: {replaced:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(db);
+    fs.clear_faults();
+    let db = Db::open(dir.path(), opts).unwrap();
+    assert!(check_prefix(&db, 301, 300) >= 300);
+    db.close().unwrap();
+}

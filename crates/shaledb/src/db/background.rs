@@ -56,7 +56,13 @@ fn worker_loop(core: &DbCore) {
             return;
         }
         if core.bg_error.lock().is_some() {
-            core.work_cv.wait(&mut state);
+            // No more flushes or compactions; tables that readers stop using are still
+            // deleted (outputs of the failed work stay pending until the next open).
+            if core.purge_requested.load(Ordering::Acquire) {
+                core.delete_obsolete_files(&state);
+            } else {
+                core.work_cv.wait_for(&mut state, PURGE_RECHECK);
+            }
             continue;
         }
         if !state.flush_running && !state.imms.is_empty() {
