@@ -174,12 +174,14 @@ impl DbCursor {
             let Some(parsed) = parse_internal_key(self.inner.key()) else {
                 return self.corrupt_key();
             };
+            // The bound first: entries past it end the scan whether or not the
+            // snapshot sees them (there may be many, written after the snapshot).
+            if self.above_upper(parsed.user_key) {
+                return self.finish();
+            }
             if parsed.seq > self.snapshot {
                 self.inner.next();
                 continue;
-            }
-            if self.above_upper(parsed.user_key) {
-                return self.finish();
             }
             if self.skip.as_deref() == Some(parsed.user_key) {
                 self.inner.next();
@@ -387,4 +389,98 @@ fn set_reusing(slot: &mut Option<Vec<u8>>, key: &[u8]) {
     let buf = slot.get_or_insert_with(Vec::new);
     buf.clear();
     buf.extend_from_slice(key);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::iter::InternalIterator;
+    use crate::memtable::Memtable;
+
+    /// Passes every call through, counting the steps taken.
+    struct Counting {
+        inner: BoxedIterator,
+        steps: Arc<AtomicUsize>,
+    }
+
+    impl InternalIterator for Counting {
+        fn valid(&self) -> bool {
+            self.inner.valid()
+        }
+        fn seek_to_first(&mut self) {
+            self.inner.seek_to_first();
+        }
+        fn seek_to_last(&mut self) {
+            self.inner.seek_to_last();
+        }
+        fn seek(&mut self, target: &[u8]) {
+            self.inner.seek(target);
+        }
+        fn seek_for_prev(&mut self, target: &[u8]) {
+            self.inner.seek_for_prev(target);
+        }
+        fn next(&mut self) {
+            self.steps.fetch_add(1, Ordering::Relaxed);
+            self.inner.next();
+        }
+        fn prev(&mut self) {
+            self.steps.fetch_add(1, Ordering::Relaxed);
+            self.inner.prev();
+        }
+        fn key(&self) -> &[u8] {
+            self.inner.key()
+        }
+        fn value(&self) -> &[u8] {
+            self.inner.value()
+        }
+        fn status(&self) -> Result<()> {
+            self.inner.status()
+        }
+    }
+
+    /// Entries written after the snapshot and past the bound end a scan as soon as it
+    /// meets them, not after it has walked them all.
+    #[test]
+    fn a_bounded_scan_stops_at_its_bound_before_entries_the_snapshot_cannot_see() {
+        let mem = Arc::new(Memtable::new(1, 0));
+        mem.add(1, ValueKind::Put, b"a", b"1");
+        mem.add(2, ValueKind::Put, b"z", b"9");
+        for i in 0..1000u64 {
+            mem.add(3 + i, ValueKind::Put, format!("b{i:04}").as_bytes(), b"x");
+        }
+        let snapshot = 2;
+        let cursor = |forward: bool| {
+            let steps = Arc::new(AtomicUsize::new(0));
+            let inner = Box::new(Counting {
+                inner: Box::new(mem.iter()),
+                steps: Arc::clone(&steps),
+            });
+            let cursor = if forward {
+                let upper = Bound::Included(b"a".to_vec());
+                DbCursor::forward(inner, snapshot, Bound::Unbounded, upper)
+            } else {
+                let lower = Bound::Included(b"z".to_vec());
+                DbCursor::backward(inner, snapshot, lower, Bound::Unbounded)
+            };
+            (cursor, steps)
+        };
+
+        let (mut forward, steps) = cursor(true);
+        let first = forward.next_forward().expect("an entry").expect("no error");
+        assert_eq!(first, (b"a".to_vec(), b"1".to_vec()));
+        assert!(forward.next_forward().is_none());
+        assert!(steps.load(Ordering::Relaxed) <= 2, "walked past the bound");
+
+        let (mut backward, steps) = cursor(false);
+        let last = backward
+            .next_backward()
+            .expect("an entry")
+            .expect("no error");
+        assert_eq!(last, (b"z".to_vec(), b"9".to_vec()));
+        assert!(backward.next_backward().is_none());
+        assert!(steps.load(Ordering::Relaxed) <= 2, "walked past the bound");
+    }
 }

@@ -1,9 +1,11 @@
 //! Merges several sorted sources into one, in one direction at a time.
 //!
 //! Forward (after `seek`/`seek_to_first`) it yields the smallest current key among the
-//! children; backward (after `seek_for_prev`/`seek_to_last`) the largest. Among equal
-//! keys (never produced by a correct tree, since sequence numbers are unique) the
-//! child listed first wins.
+//! children; backward (after `seek_for_prev`/`seek_to_last`) the largest. Equal keys
+//! come forward in the order the children are listed, and backward in the reverse
+//! order, so a backward walk meets exactly the forward sequence reversed. (A correct
+//! tree holds each internal key once, but sequence numbers zeroed at the bottom level
+//! can meet again in level 0 after a repair; the newest source is listed first.)
 //!
 //! The valid children sit in a binary heap keyed on their current entry. The heap also
 //! remembers which of the top's two heap children comes first, so while the same source
@@ -53,7 +55,8 @@ impl MergingIterator {
         let order = compare_internal(self.children[a].key(), self.children[b].key());
         match (order, self.direction) {
             (Ordering::Less, Direction::Forward) | (Ordering::Greater, Direction::Backward) => true,
-            (Ordering::Equal, _) => a < b,
+            (Ordering::Equal, Direction::Forward) => a < b,
+            (Ordering::Equal, Direction::Backward) => a > b,
             _ => false,
         }
     }
@@ -336,6 +339,41 @@ mod tests {
     }
 
     const MAX_SEQ_FOR_TEST: u64 = crate::key::MAX_SEQUENCE;
+
+    /// Equal internal keys (zeroed sequence numbers meeting after a repair) come
+    /// forward in child order and backward in the reverse order, so that a cursor that
+    /// keeps the first version forward and the last one backward picks the same child.
+    #[test]
+    fn equal_keys_walk_backward_in_reverse_child_order() {
+        let children = (0..3u8)
+            .map(|c| {
+                let entries = vec![(ikey(5, 0), vec![c]), (ikey(7, 0), vec![c])];
+                VecIter::boxed(entries, false)
+            })
+            .collect();
+        let mut m = MergingIterator::new(children);
+        let values = |m: &mut MergingIterator, forward: bool| {
+            let mut out = Vec::new();
+            while m.valid() {
+                out.push((m.key()[0], m.value()[0]));
+                if forward {
+                    m.next();
+                } else {
+                    m.prev();
+                }
+            }
+            out
+        };
+        m.seek_to_first();
+        let forward = values(&mut m, true);
+        assert_eq!(forward, [(5, 0), (5, 1), (5, 2), (7, 0), (7, 1), (7, 2)]);
+        m.seek_to_last();
+        let mut backward = values(&mut m, false);
+        backward.reverse();
+        assert_eq!(backward, forward);
+        m.seek_for_prev(&ikey(5, 0));
+        assert_eq!(values(&mut m, false), [(5, 2), (5, 1), (5, 0)]);
+    }
 
     #[test]
     fn a_child_error_ends_the_merge_with_that_error() {

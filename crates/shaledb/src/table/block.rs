@@ -284,6 +284,8 @@ impl BlockIter {
         let mut back = std::mem::take(&mut self.back);
         back.keys.clear();
         back.entries.clear();
+        // Set again below once the interval decoded cleanly; on damage it stays unset.
+        back.at = None;
         while self.parse_next() {
             back.keys.extend_from_slice(&self.key);
             back.entries.push(CachedEntry {
