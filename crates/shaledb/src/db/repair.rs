@@ -2,19 +2,27 @@
 //! the manner of LevelDB's `RepairDB`, for when `open` fails on a damaged manifest or
 //! table.
 //!
-//! 1. Every table is read in full. An intact table is kept as it is. A damaged one has
-//!    its readable entries (those before the first damage) copied to a new table, and
-//!    the original is moved to `lost/`.
-//! 2. Every log is replayed up to its first damaged record into new tables, then moved
-//!    to `lost/`.
+//! 0. The readable edits of every manifest (up to the first damage in each) tell which
+//!    tables and logs are obsolete: tables an edit deleted, and logs below the newest
+//!    log number. Those are moved to `lost/` rather than used. An interrupted
+//!    compaction or a failed delete can leave them behind, and their versions would
+//!    outrank newer ones that the bottom level stores at sequence number 0, so a value
+//!    overwritten long ago would come back.
+//! 1. Every other table is read in full. An intact table is kept as it is. A damaged one
+//!    has its readable entries (those before the first damage) copied to a new table,
+//!    and the original is moved to `lost/`.
+//! 2. Every other log is replayed up to its first damaged record into new tables, then
+//!    moved to `lost/`.
 //! 3. A new manifest lists every table in level 0; old manifests move to `lost/`.
 //! 4. The database is opened and fully compacted, which orders every key's versions by
 //!    sequence number whatever the tables' origins, and leaves a normal tree.
 //!
 //! Nothing is deleted: every file repair does not use ends up in `lost/`. Like LevelDB's,
-//! repair can bring back keys deleted shortly before the damage, if a table that held
-//! their old values survived (for example an input of an interrupted compaction).
+//! repair can still bring back old versions (deleted keys, overwritten values) when no
+//! readable manifest edit says the file holding them is obsolete, for example when the
+//! manifest is damaged from its first record.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -111,6 +119,14 @@ fn refuse_without_database_files(fs: &dyn FileSystem, dir: &Path) -> Result<()> 
     }
 }
 
+/// Files a manifest edit records as no longer needed.
+struct Obsolete {
+    /// Tables deleted by an edit (and not added again, as a move to another level is).
+    tables: HashSet<u64>,
+    /// Logs numbered below this hold nothing that is not in a table.
+    logs_below: u64,
+}
+
 struct Repairer<'a> {
     dir: &'a Path,
     fs: &'a dyn FileSystem,
@@ -135,14 +151,27 @@ impl Repairer<'_> {
         self.next_number = max_number.unwrap_or(0) + 1;
         tables.sort_unstable();
         logs.sort_unstable();
+        manifests.sort_unstable();
+        let obsolete = self.obsolete_per_manifests(&manifests);
 
         let mut kept: Vec<FileMeta> = Vec::new();
         for number in tables {
+            if obsolete.tables.contains(&number) {
+                let path = filename::table_path(self.dir, number);
+                self.move_to_lost(&path, "deleted by a manifest edit: obsolete")?;
+                continue;
+            }
             if let Some(meta) = self.recover_table(number)? {
                 kept.push(meta);
             }
         }
         for number in logs {
+            if number < obsolete.logs_below {
+                let path = filename::log_path(self.dir, number);
+                let why = "below the manifest's log number: its data is in tables";
+                self.move_to_lost(&path, why)?;
+                continue;
+            }
             kept.extend(self.replay_log(number)?);
         }
         let last_sequence = kept.iter().map(|m| m.largest_seq).max().unwrap_or(0);
@@ -171,6 +200,37 @@ impl Repairer<'_> {
             self.move_to_lost(&self.dir.join(&name), "replaced by the repaired manifest")?;
         }
         Ok(())
+    }
+
+    /// What the readable edits of `manifests` (sorted) record as obsolete. Each
+    /// manifest is read up to its first damaged record; they are applied in number
+    /// order, as one history.
+    fn obsolete_per_manifests(&self, manifests: &[u64]) -> Obsolete {
+        let (mut live, mut deleted) = (HashSet::new(), HashSet::new());
+        let mut logs_below = 0;
+        for &number in manifests {
+            let path = self.dir.join(filename::manifest_name(number));
+            let Ok(bytes) = read_all(self.fs, &path) else {
+                continue;
+            };
+            let mut reader = LogReader::new(&bytes);
+            while let ReadOutcome::Record { data, .. } = reader.read_record() {
+                let Ok(edit) = VersionEdit::decode(&data) else {
+                    break;
+                };
+                for &(_, table) in &edit.deleted {
+                    live.remove(&table);
+                    deleted.insert(table);
+                }
+                // A table moved down a level is deleted and added by one edit.
+                live.extend(edit.added.iter().map(|(_, meta)| meta.number));
+                logs_below = logs_below.max(edit.log_number.unwrap_or(0));
+            }
+        }
+        Obsolete {
+            tables: deleted.difference(&live).copied().collect(),
+            logs_below,
+        }
     }
 
     fn take_number(&mut self) -> u64 {
