@@ -36,6 +36,13 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
             )));
         }
         fs.create_dir_all(dir)?;
+        // The new directory's own entry must be durable too, or a power loss can take
+        // the database with it after its first synced write.
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        fs.sync_dir(parent)?;
     }
     let lock_path = filename::lock_path(dir);
     let lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
