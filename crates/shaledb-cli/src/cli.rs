@@ -40,7 +40,8 @@ pub enum Command {
     Scan(ScanArgs),
     /// Print the levels table, compaction and stall statistics, and numeric properties.
     Stats(DbArgs),
-    /// Read every table and verify every checksum; exits with status 1 if any is damaged.
+    /// Verify every checksum of the logs and the live tables; exits with status 1 if any
+    /// is damaged. A damaged log record fails the check before anything is changed.
     Check(DbArgs),
     /// Compact the whole key space into the last level.
     Compact(DbArgs),

@@ -9,6 +9,11 @@ use crate::error::CliError;
 
 /// Opens the database in `dir`, which must exist.
 pub fn open_existing(dir: &Path) -> Result<Db, CliError> {
+    open_existing_with(dir, Options::default())
+}
+
+/// Opens the database in `dir`, which must exist, with `options`.
+pub fn open_existing_with(dir: &Path, options: Options) -> Result<Db, CliError> {
     if !dir.exists() {
         return Err(CliError::MissingDir(dir.to_path_buf()));
     }
@@ -17,7 +22,7 @@ pub fn open_existing(dir: &Path) -> Result<Db, CliError> {
     }
     let options = Options {
         create_if_missing: false,
-        ..Default::default()
+        ..options
     };
     Db::open(dir, options).map_err(|e| CliError::db(dir, e))
 }

@@ -267,6 +267,41 @@ fn check_fails_on_a_corrupt_table() {
     );
 }
 
+/// `check` used to open the database normally, which set a damaged log tail aside in
+/// `lost/` and then reported "ok". It now fails at the damage, and changes nothing.
+#[test]
+fn check_fails_on_a_torn_log_and_leaves_it_in_place() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db");
+    {
+        let handle = Db::open(&db, Options::default()).expect("open");
+        for i in 0..50 {
+            handle.put(format!("k{i:02}"), b"v").expect("put");
+        }
+        handle.close().expect("close");
+    }
+    let log = files_ending(&db, ".log").pop().expect("a log");
+    let torn = std::fs::metadata(&log).expect("log").len() - 3;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .and_then(|f| f.set_len(torn))
+        .expect("tear the log");
+    shaledb()
+        .arg("check")
+        .arg(&db)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with("error: "))
+        .stderr(predicate::str::contains(".log is damaged at offset"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    assert_eq!(std::fs::metadata(&log).expect("log kept").len(), torn);
+    assert!(!db.join("lost").exists(), "check set the log aside");
+    // A normal open then keeps every record before the torn one.
+    shaledb().arg("get").arg(&db).arg("k48").assert().success();
+}
+
 #[test]
 fn dump_fails_on_a_corrupt_table() {
     let _serial = serial();

@@ -1,15 +1,27 @@
-//! `check`: reads every live table and verifies every checksum.
+//! `check`: verifies every record of the logs, then reads every live table and
+//! verifies every checksum.
+//!
+//! The database is opened in strict recovery mode, so a damaged log record (a torn
+//! tail after a power loss, flipped bits) fails the check before the open changes
+//! anything, where a normal open would keep the records before it and set the rest
+//! aside in `lost/`.
 
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::CliError;
-use crate::open::{close, open_existing};
+use shaledb::{Options, WalRecoveryMode};
 
-/// Verifies the database in `dir`; fails with [`CliError::Damaged`] after printing each
-/// problem.
+use crate::error::CliError;
+use crate::open::{close, open_existing_with};
+
+/// Verifies the database in `dir`; fails with [`CliError::DamagedLog`] at a damaged
+/// log record, or with [`CliError::Damaged`] after printing each damaged table.
 pub fn run(dir: &Path, out: &mut dyn Write) -> Result<(), CliError> {
-    let db = open_existing(dir)?;
+    let strict = Options {
+        wal_recovery_mode: WalRecoveryMode::Strict,
+        ..Options::default()
+    };
+    let db = open_existing_with(dir, strict).map_err(damaged_log)?;
     let report = db.verify().map_err(|e| CliError::db(dir, e))?;
     close(db)?;
     for problem in &report.damaged {
@@ -33,5 +45,29 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<(), CliError> {
             path: dir.to_path_buf(),
             damaged: report.damaged.len(),
         })
+    }
+}
+
+/// A strict open's corruption error about a log, as a damaged log with what a normal
+/// open would do about it.
+fn damaged_log(error: CliError) -> CliError {
+    match error {
+        CliError::Db {
+            source:
+                shaledb::Error::Corruption {
+                    file,
+                    offset,
+                    detail,
+                },
+            ..
+        } if file.extension().is_some_and(|e| e == "log") => CliError::DamagedLog {
+            path: file,
+            offset,
+            reason: format!(
+                "{detail} (a normal open keeps the records before it and moves the rest \
+                 to lost/; nothing was changed)"
+            ),
+        },
+        other => other,
     }
 }
