@@ -160,17 +160,48 @@ fn contents(dir: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
     all
 }
 
+/// A database whose highest-numbered tables were deleted by a full compaction that
+/// wrote nothing (every key deleted), then some writes only in the log: a repair that
+/// numbered its new tables past the files present only, and not past the numbers the
+/// manifest used, gave them the numbers of the deleted tables.
+fn build_emptied(dir: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let db = Db::open(dir, options()).unwrap();
+    for i in 0..500u32 {
+        db.put(format!("old{i:04}"), "x".repeat(40)).unwrap();
+    }
+    db.flush().unwrap();
+    for i in 0..500u32 {
+        db.delete(format!("old{i:04}")).unwrap();
+    }
+    db.flush().unwrap();
+    db.compact_range::<&[u8], _>(..).unwrap();
+    let mut model = BTreeMap::new();
+    for i in 0..20u32 {
+        let (key, value) = (format!("new{i:02}").into_bytes(), b"v".to_vec());
+        db.put(&key, &value).unwrap();
+        model.insert(key, value);
+    }
+    db.close().unwrap();
+    model
+}
+
 /// Repair stopped at each file it would create (a salvaged table, its fresh log and
 /// manifest, then the outputs of its full compaction) fails with an error and loses
 /// nothing: the database either opens with every value or reports an error, and a
 /// second repair finishes the job.
 #[test]
 fn repair_stopped_at_each_file_it_creates_loses_nothing() {
-    let source = tempfile::tempdir().unwrap();
-    let model = build(source.path());
+    for build in [build, build_emptied] {
+        let source = tempfile::tempdir().unwrap();
+        let model = build(source.path());
+        stop_repair_at_each_create(source.path(), &model);
+    }
+}
+
+fn stop_repair_at_each_create(source: &Path, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
     for after in 0..40 {
         let dir = tempfile::tempdir().unwrap();
-        common::copy_dir(source.path(), dir.path()).unwrap();
+        common::copy_dir(source, dir.path()).unwrap();
         let faults = FaultInjectionFs::new();
         faults.fail(FaultKind::Create, after, u64::MAX);
         let stopped = Options {
@@ -179,7 +210,7 @@ fn repair_stopped_at_each_file_it_creates_loses_nothing() {
         };
         if shaledb::repair_with_options(dir.path(), stopped).is_ok() {
             assert_eq!(
-                contents(dir.path()),
+                &contents(dir.path()),
                 model,
                 "repair let {after} creates through"
             );
@@ -188,15 +219,15 @@ fn repair_stopped_at_each_file_it_creates_loses_nothing() {
         }
         if let Ok(db) = Db::open(dir.path(), options()) {
             let all: BTreeMap<_, _> = db.iter().map(|r| r.unwrap()).collect();
-            assert_eq!(all, model, "opened after repair stopped at create {after}");
-            for (key, value) in &model {
+            assert_eq!(&all, model, "opened after repair stopped at create {after}");
+            for (key, value) in model {
                 assert_eq!(db.get(key).unwrap().as_ref(), Some(value));
             }
             db.close().unwrap();
         }
         shaledb::repair(dir.path()).unwrap();
         assert_eq!(
-            contents(dir.path()),
+            &contents(dir.path()),
             model,
             "second repair after create {after}"
         );
@@ -210,6 +241,14 @@ fn repair_stopped_at_each_file_it_creates_loses_nothing() {
 /// manifest's edits say the file is obsolete, and repair sets it aside.
 #[test]
 fn repair_does_not_bring_back_a_value_overwritten_before_a_full_compaction() {
+    // With a reopen before the crash, the manifest has been rolled: the edit that
+    // deleted the files is gone, and only the state it left tells they are obsolete.
+    for reopen in [false, true] {
+        overwritten_value_stays_overwritten_after_repair(reopen);
+    }
+}
+
+fn overwritten_value_stays_overwritten_after_repair(reopen: bool) {
     let dir = tempfile::tempdir().unwrap();
     let saved = tempfile::tempdir().unwrap();
     let keep = |path: &Path| {
@@ -228,6 +267,9 @@ fn repair_does_not_bring_back_a_value_overwritten_before_a_full_compaction() {
     db.flush().unwrap();
     db.compact_range::<&[u8], _>(..).unwrap();
     db.close().unwrap();
+    if reopen {
+        Db::open(dir.path(), options()).unwrap().close().unwrap();
+    }
     // The crash: the flushed log and the compacted table were never deleted.
     for (from, to) in [&old_log, &old_table] {
         assert!(!to.exists());
@@ -236,8 +278,12 @@ fn repair_does_not_bring_back_a_value_overwritten_before_a_full_compaction() {
 
     let report = shaledb::repair(dir.path()).unwrap();
     let db = Db::open(dir.path(), options()).unwrap();
-    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"v2"[..]));
-    assert_eq!(db.get("gone").unwrap(), None);
+    assert_eq!(
+        db.get("k").unwrap().as_deref(),
+        Some(&b"v2"[..]),
+        "{reopen}"
+    );
+    assert_eq!(db.get("gone").unwrap(), None, "{reopen}");
     db.close().unwrap();
     for (_, original) in [&old_log, &old_table] {
         let name = original.file_name().unwrap();
@@ -247,4 +293,37 @@ fn repair_does_not_bring_back_a_value_overwritten_before_a_full_compaction() {
             report.moved_to_lost
         );
     }
+}
+
+/// When a table the manifest lists is missing (say, a copy of a running database that
+/// missed it), the files the manifest calls obsolete may hold the only copy of its
+/// data: repair uses them rather than setting them aside.
+#[test]
+fn repair_uses_obsolete_tables_when_the_manifest_lists_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let mut model = BTreeMap::new();
+    for i in 0..400u32 {
+        let (key, value) = (format!("key{i:04}").into_bytes(), b"value".to_vec());
+        db.put(&key, &value).unwrap();
+        model.insert(key, value);
+        if i % 100 == 99 {
+            db.flush().unwrap();
+        }
+    }
+    let inputs = files(dir.path(), ".sst");
+    for table in &inputs {
+        std::fs::copy(table, saved.path().join(table.file_name().unwrap())).unwrap();
+    }
+    db.compact_range::<&[u8], _>(..).unwrap();
+    db.close().unwrap();
+    for table in files(dir.path(), ".sst") {
+        std::fs::remove_file(table).unwrap();
+    }
+    for table in &inputs {
+        std::fs::copy(saved.path().join(table.file_name().unwrap()), table).unwrap();
+    }
+    shaledb::repair(dir.path()).unwrap();
+    assert_eq!(contents(dir.path()), model);
 }

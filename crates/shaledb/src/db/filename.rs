@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 /// its life, and low enough that the counter never overflows.
 pub(crate) const MAX_FILE_NUMBER: u64 = 1 << 56;
 
+/// The largest number a file found in the directory may carry: the counter then still
+/// has 2^32 numbers to hand out below [`MAX_FILE_NUMBER`].
+pub(crate) const MAX_FOUND_NUMBER: u64 = MAX_FILE_NUMBER - (1 << 32);
+
 /// What a file in the database directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum FileKind {
@@ -41,6 +45,27 @@ pub(crate) fn current_path(dir: &Path) -> PathBuf {
 
 pub(crate) fn lock_path(dir: &Path) -> PathBuf {
     dir.join("LOCK")
+}
+
+/// The largest number among the engine's files in `names` (0 if none), which the file
+/// counter must move past. A number above [`MAX_FOUND_NUMBER`], from which the counter
+/// would soon run past [`MAX_FILE_NUMBER`] (where names are no longer the engine's), is
+/// refused with an error that names the file: the engine did not make it.
+pub(crate) fn largest_number(dir: &Path, names: &[String]) -> crate::Result<u64> {
+    let numbered = names.iter().filter_map(|name| match parse(name)? {
+        FileKind::Log(n) | FileKind::Table(n) | FileKind::Manifest(n) => Some((n, name)),
+        _ => None,
+    });
+    match numbered.max() {
+        Some((n, name)) if n > MAX_FOUND_NUMBER => Err(crate::Error::InvalidArgument(format!(
+            "{} holds {name}, numbered too high to be one of the engine's files \
+                 (at most {}); move it out of the database directory",
+            dir.display(),
+            MAX_FOUND_NUMBER
+        ))),
+        Some((n, _)) => Ok(n),
+        None => Ok(0),
+    }
 }
 
 /// Classifies a file name; `None` for names the engine does not own.

@@ -35,14 +35,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
                 dir.display()
             )));
         }
-        fs.create_dir_all(dir)?;
-        // The new directory's own entry must be durable too, or a power loss can take
-        // the database with it after its first synced write.
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        fs.sync_dir(parent)?;
+        create_dir_durably(fs.as_ref(), dir)?;
     }
     let lock_path = filename::lock_path(dir);
     let lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
@@ -96,18 +89,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         })
         .collect();
     logs.sort_unstable();
-    let max_number_seen = names
-        .iter()
-        .filter_map(|n| match filename::parse(n) {
-            Some(
-                filename::FileKind::Log(n)
-                | filename::FileKind::Table(n)
-                | filename::FileKind::Manifest(n),
-            ) => Some(n),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
+    let max_number_seen = filename::largest_number(dir, &names)?;
     versions.skip_file_numbers_through(max_number_seen);
 
     let new_log = versions.new_file_number();
@@ -200,6 +182,31 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     let workers = spawn_workers(&core)?;
     core.work_cv.notify_all();
     Ok((core, workers))
+}
+
+/// Creates `dir` and any missing parents, and syncs the directory above each one it
+/// created, so that a power loss after the first synced write cannot take the new
+/// directories, and the database with them. A parent the process may not read (write
+/// and search permission only) cannot be synced; that is only warned about.
+fn create_dir_durably(fs: &dyn crate::fs::FileSystem, dir: &Path) -> Result<()> {
+    let created: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !fs.exists(a))
+        .collect();
+    fs.create_dir_all(dir)?;
+    for new_dir in created {
+        let parent = match new_dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        match fs.sync_dir(parent) {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                tracing::warn!(dir = %parent.display(), error = %e, "cannot sync the directory holding the new database directory");
+            }
+            result => result?,
+        }
+    }
+    Ok(())
 }
 
 /// A manifest that lost its last edits (a truncated file) would silently describe an

@@ -2,12 +2,16 @@
 //! the manner of LevelDB's `RepairDB`, for when `open` fails on a damaged manifest or
 //! table.
 //!
-//! 0. The readable edits of every manifest (up to the first damage in each) tell which
-//!    tables and logs are obsolete: tables an edit deleted, and logs below the newest
-//!    log number. Those are moved to `lost/` rather than used. An interrupted
-//!    compaction or a failed delete can leave them behind, and their versions would
-//!    outrank newer ones that the bottom level stores at sequence number 0, so a value
-//!    overwritten long ago would come back.
+//! 0. The manifest `CURRENT` names (else the highest-numbered one that can be read) is
+//!    replayed up to its first damaged record. If every table its last state lists is
+//!    present and intact, that state is whole, and the files an open would delete as
+//!    obsolete are moved to `lost/` instead of used: tables it does not list that are
+//!    numbered below its next file number, and logs below its log number. An
+//!    interrupted compaction or a failed delete can leave such files behind, and their
+//!    versions would outrank newer ones that the bottom level stores at sequence number
+//!    0, so a value overwritten long ago would come back. If the state is not whole (a
+//!    listed table missing or damaged), those files are used as below: they may hold
+//!    the only copy of some data.
 //! 1. Every other table is read in full. An intact table is kept as it is. A damaged one
 //!    has its readable entries (those before the first damage) copied to a new table,
 //!    and the original is moved to `lost/`.
@@ -17,10 +21,11 @@
 //! 4. The database is opened and fully compacted, which orders every key's versions by
 //!    sequence number whatever the tables' origins, and leaves a normal tree.
 //!
-//! Nothing is deleted: every file repair does not use ends up in `lost/`. Like LevelDB's,
-//! repair can still bring back old versions (deleted keys, overwritten values) when no
-//! readable manifest edit says the file holding them is obsolete, for example when the
-//! manifest is damaged from its first record.
+//! Nothing is deleted: every file repair does not use ends up in `lost/`. New files are
+//! numbered past every number on disk or in a manifest, so a second run never mistakes
+//! the first run's output for a file an edit deleted. Like LevelDB's, repair can still
+//! bring back old versions (deleted keys, overwritten values) when the manifest's state
+//! is not whole or cannot be read at all.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -119,12 +124,17 @@ fn refuse_without_database_files(fs: &dyn FileSystem, dir: &Path) -> Result<()> 
     }
 }
 
-/// Files a manifest edit records as no longer needed.
-struct Obsolete {
-    /// Tables deleted by an edit (and not added again, as a move to another level is).
-    tables: HashSet<u64>,
+/// The last state a manifest records, up to its first damaged record.
+struct ManifestState {
+    /// The tables it lists.
+    live: HashSet<u64>,
+    /// The next file number of its last readable edit: every file it knew of, and
+    /// every file made before that edit, is numbered below.
+    next_file: u64,
     /// Logs numbered below this hold nothing that is not in a table.
-    logs_below: u64,
+    log_number: u64,
+    /// The largest file number it mentions.
+    max_number: u64,
 }
 
 struct Repairer<'a> {
@@ -138,6 +148,7 @@ struct Repairer<'a> {
 impl Repairer<'_> {
     fn run(&mut self) -> Result<()> {
         let names = self.fs.list(self.dir)?;
+        filename::largest_number(self.dir, &names)?;
         let (mut tables, mut logs, mut manifests) = (Vec::new(), Vec::new(), Vec::new());
         for name in &names {
             match filename::parse(name) {
@@ -147,26 +158,60 @@ impl Repairer<'_> {
                 _ => continue,
             }
         }
-        let max_number = tables.iter().chain(&logs).chain(&manifests).max().copied();
-        self.next_number = max_number.unwrap_or(0) + 1;
         tables.sort_unstable();
         logs.sort_unstable();
         manifests.sort_unstable();
-        let obsolete = self.obsolete_per_manifests(&manifests);
+        let states: Vec<(u64, ManifestState)> = manifests
+            .iter()
+            .filter_map(|&n| self.read_manifest(n).map(|state| (n, state)))
+            .collect();
+        // New files are numbered past every number a manifest mentions, not only past
+        // the files present: a rerun must not take a number of its own output for one
+        // an edit deleted.
+        let max_number = (tables.iter().chain(&logs).chain(&manifests).copied())
+            .chain(states.iter().map(|(_, s)| s.max_number))
+            .max();
+        self.next_number = max_number.unwrap_or(0) + 1;
 
+        // The state the manifest records, if every table it lists is here and intact,
+        // tells which other files an open would delete as obsolete.
+        let current = self.current_manifest();
+        let trusted = states
+            .iter()
+            .find(|(n, _)| Some(*n) == current)
+            .or(states.last())
+            .map(|(_, state)| state);
         let mut kept: Vec<FileMeta> = Vec::new();
-        for number in tables {
-            if obsolete.tables.contains(&number) {
-                let path = filename::table_path(self.dir, number);
-                self.move_to_lost(&path, "deleted by a manifest edit: obsolete")?;
-                continue;
+        let mut rest = tables;
+        let mut logs_below = 0;
+        if let Some(state) = trusted {
+            let listed: Vec<u64>;
+            (listed, rest) = rest.into_iter().partition(|n| state.live.contains(n));
+            let mut complete = listed.len() == state.live.len();
+            for number in listed {
+                let kept_before = self.report.tables_kept;
+                kept.extend(self.recover_table(number)?);
+                complete &= self.report.tables_kept > kept_before;
             }
-            if let Some(meta) = self.recover_table(number)? {
-                kept.push(meta);
+            let obsolete: Vec<u64>;
+            (obsolete, rest) = rest.into_iter().partition(|&n| n < state.next_file);
+            if complete {
+                logs_below = state.log_number;
+                for number in obsolete {
+                    let path = filename::table_path(self.dir, number);
+                    let why = "not in the manifest's last state, which is whole: left \
+                               behind by an interrupted compaction or a failed delete";
+                    self.move_to_lost(&path, why)?;
+                }
+            } else {
+                rest.extend(obsolete);
             }
         }
+        for number in rest {
+            kept.extend(self.recover_table(number)?);
+        }
         for number in logs {
-            if number < obsolete.logs_below {
+            if number < logs_below {
                 let path = filename::log_path(self.dir, number);
                 let why = "below the manifest's log number: its data is in tables";
                 self.move_to_lost(&path, why)?;
@@ -202,35 +247,50 @@ impl Repairer<'_> {
         Ok(())
     }
 
-    /// What the readable edits of `manifests` (sorted) record as obsolete. Each
-    /// manifest is read up to its first damaged record; they are applied in number
-    /// order, as one history.
-    fn obsolete_per_manifests(&self, manifests: &[u64]) -> Obsolete {
-        let (mut live, mut deleted) = (HashSet::new(), HashSet::new());
-        let mut logs_below = 0;
-        for &number in manifests {
-            let path = self.dir.join(filename::manifest_name(number));
-            let Ok(bytes) = read_all(self.fs, &path) else {
-                continue;
+    /// The manifest `CURRENT` names, if it can be read.
+    fn current_manifest(&self) -> Option<u64> {
+        let text = read_all(self.fs, &filename::current_path(self.dir)).ok()?;
+        let name = std::str::from_utf8(&text).ok()?.strip_suffix('\n')?;
+        match filename::parse(name)? {
+            filename::FileKind::Manifest(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The state manifest `number` records, up to its first damaged record; `None` if
+    /// no record can be read.
+    fn read_manifest(&self, number: u64) -> Option<ManifestState> {
+        let path = self.dir.join(filename::manifest_name(number));
+        let bytes = read_all(self.fs, &path).ok()?;
+        let mut reader = LogReader::new(&bytes);
+        let mut state: Option<ManifestState> = None;
+        while let ReadOutcome::Record { data, .. } = reader.read_record() {
+            let Ok(edit) = VersionEdit::decode(&data) else {
+                break;
             };
-            let mut reader = LogReader::new(&bytes);
-            while let ReadOutcome::Record { data, .. } = reader.read_record() {
-                let Ok(edit) = VersionEdit::decode(&data) else {
-                    break;
-                };
-                for &(_, table) in &edit.deleted {
-                    live.remove(&table);
-                    deleted.insert(table);
-                }
-                // A table moved down a level is deleted and added by one edit.
-                live.extend(edit.added.iter().map(|(_, meta)| meta.number));
-                logs_below = logs_below.max(edit.log_number.unwrap_or(0));
+            let state = state.get_or_insert_with(|| ManifestState {
+                live: HashSet::new(),
+                next_file: 0,
+                log_number: 0,
+                max_number: number,
+            });
+            for &(_, table) in &edit.deleted {
+                state.live.remove(&table);
+                state.max_number = state.max_number.max(table);
             }
+            // A table moved down a level is deleted and added by one edit.
+            for (_, meta) in &edit.added {
+                state.live.insert(meta.number);
+                state.max_number = state.max_number.max(meta.number);
+            }
+            let logs = edit.log_number.unwrap_or(0);
+            state.log_number = state.log_number.max(logs);
+            state.next_file = edit.next_file_number.unwrap_or(state.next_file);
+            state.max_number = state.max_number.max(logs).max(state.next_file);
         }
-        Obsolete {
-            tables: deleted.difference(&live).copied().collect(),
-            logs_below,
-        }
+        // Numbers beyond the engine's range (a damaged but checksummed record) are
+        // ignored rather than trusted.
+        state.filter(|s| s.max_number <= filename::MAX_FOUND_NUMBER)
     }
 
     fn take_number(&mut self) -> u64 {

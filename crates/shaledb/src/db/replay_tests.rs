@@ -227,4 +227,20 @@ fn stray_files_with_huge_numbers_neither_stall_nor_overflow_the_counter() {
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
     // Names above the counter's range are not the engine's: left alone.
     assert!(dir.path().join("18446744073709551615.log").exists());
+
+    // A number the counter could reach but not move on from much is refused, naming
+    // the file, and the database opens again once it is gone.
+    let near_the_top = format!("{}.log", filename::MAX_FILE_NUMBER);
+    std::fs::write(dir.path().join(&near_the_top), b"not ours").unwrap();
+    let refused = Db::open(dir.path(), Options::default()).map(|_| ());
+    let message = refused
+        .expect_err("opened with the counter at its end")
+        .to_string();
+    assert!(message.contains(&near_the_top), "{message}");
+    let refused = crate::repair(dir.path()).map(|_| ());
+    assert!(refused.is_err(), "repair took the number");
+    std::fs::remove_file(dir.path().join(&near_the_top)).unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.get("k2").unwrap().as_deref(), Some(&b"v2"[..]));
+    db.close().unwrap();
 }
