@@ -222,6 +222,16 @@ impl DbHandle {
             self.core.work_cv.notify_all();
             self.core.done_cv.notify_all();
         }
+        // Writes already queued finish (or fail with `Closed` while they wait for room)
+        // before the log is closed; no new one can queue. A write that returned Ok is
+        // then in the log this close hands to the OS, not appended after the lock is
+        // released, when the next open may already have replayed the log.
+        {
+            let mut queue = self.core.writers.lock();
+            while !queue.is_empty() {
+                self.core.writers_cv.wait(&mut queue);
+            }
+        }
         let workers = std::mem::take(&mut *self.workers.lock());
         for w in workers {
             let _ = w.join();
@@ -234,10 +244,13 @@ impl DbHandle {
                 self.core.done_cv.wait(&mut state);
             }
         }
-        // Hand everything written to the OS; keep going to release the lock even if it
-        // fails, then report the failure.
-        let flushed = match self.core.wal.lock().as_mut() {
-            Some(wal) => wal.flush().map_err(Error::from),
+        // Hand everything written to the OS and close the log here, not when the last
+        // snapshot or iterator lets go of the engine: a memory-mapped log is cut to its
+        // written length as it closes, which must not happen while the next open reads
+        // it. Keep going to release the lock even if it fails, then report the failure.
+        let wal = self.core.wal.lock().take();
+        let flushed = match wal {
+            Some(mut wal) => wal.flush().map_err(Error::from),
             None => Ok(()),
         };
         *self.core.lock.lock() = None;

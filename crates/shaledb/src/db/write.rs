@@ -77,11 +77,13 @@ impl DbCore {
     }
 
     fn enqueue(&self, writer: Writer) -> Result<()> {
+        let me = Arc::new(writer);
+        let mut queue = self.writers.lock();
+        // Checked under the queue's lock: `close` sets the flag, then waits for the
+        // queue to empty, so no write can start after that and finish after `close`.
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        let me = Arc::new(writer);
-        let mut queue = self.writers.lock();
         queue.push_back(Arc::clone(&me));
         loop {
             if let Some(result) = me.result.lock().take() {
