@@ -298,9 +298,12 @@ impl Db {
         &self.handle.core
     }
 
-    /// Closes the database: stops background work, hands buffered log data to the OS
-    /// and releases the lock, reporting any error. Other clones of this handle see
-    /// [`Error::Closed`] afterwards.
+    /// Closes the database: waits for writes already under way, stops background work,
+    /// hands buffered log data to the OS and releases the lock, reporting any error.
+    /// Other clones of this handle, and snapshots, see [`Error::Closed`] afterwards:
+    /// writes and lookups fail with it, a new iterator yields it first, and
+    /// [`Db::property`] returns `None`. An iterator created before the close reads on
+    /// to its end (it holds what it reads).
     pub fn close(self) -> Result<()> {
         self.handle.shutdown()
     }

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Db, DbCore, SuperVersion};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::iter::{BoxedIterator, Iter, MergingIterator, RawIter};
 use crate::key::SequenceNumber;
 use crate::memtable::Lookup;
@@ -52,6 +52,9 @@ pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 impl DbCore {
     /// The newest value of `key` at or below `seq`.
     pub(crate) fn get_at(&self, key: &[u8], seq: SequenceNumber) -> Result<Option<Vec<u8>>> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
         self.get_in(&self.current_super_version(), key, seq)
     }
 
@@ -120,8 +123,12 @@ impl DbCore {
         RawIter::new(self.source_factory(self.current_super_version()), seq)
     }
 
-    /// Builds merged cursors over the pinned sources of `sv`.
+    /// Builds merged cursors over the pinned sources of `sv`; once the database is
+    /// closed, cursors whose first step reports [`Error::Closed`].
     fn source_factory(&self, sv: Arc<SuperVersion>) -> crate::iter::SourceFactory {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Box::new(|| -> BoxedIterator { Box::new(crate::iter::ClosedSource) });
+        }
         let tables = Arc::clone(&self.table_cache);
         Box::new(move || -> BoxedIterator {
             let mut children: Vec<BoxedIterator> = Vec::with_capacity(sv.imms.len() + 8);

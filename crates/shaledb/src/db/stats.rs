@@ -252,6 +252,9 @@ impl DbCore {
     }
 
     pub(crate) fn property(&self, name: &str) -> Option<String> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return None;
+        }
         let version = self.current_super_version().version.clone();
         let stats = &self.stats;
         let value = match name {

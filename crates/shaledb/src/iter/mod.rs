@@ -17,7 +17,7 @@ pub use db_iter::{Iter, KvPair};
 pub(crate) use merging::MergingIterator;
 pub use raw_iter::RawIter;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A cursor over internal keys in internal order.
 pub(crate) trait InternalIterator: Send {
@@ -45,3 +45,28 @@ pub(crate) trait InternalIterator: Send {
 
 pub(crate) type BoxedIterator = Box<dyn InternalIterator>;
 pub(crate) use db_iter::SourceFactory;
+
+/// A source with no entries whose status is [`Error::Closed`]: what an iterator of a
+/// closed database reads, so its first step reports the error.
+pub(crate) struct ClosedSource;
+
+impl InternalIterator for ClosedSource {
+    fn valid(&self) -> bool {
+        false
+    }
+    fn seek_to_first(&mut self) {}
+    fn seek_to_last(&mut self) {}
+    fn seek(&mut self, _target: &[u8]) {}
+    fn seek_for_prev(&mut self, _target: &[u8]) {}
+    fn next(&mut self) {}
+    fn prev(&mut self) {}
+    fn key(&self) -> &[u8] {
+        &[]
+    }
+    fn value(&self) -> &[u8] {
+        &[]
+    }
+    fn status(&self) -> Result<()> {
+        Err(Error::Closed)
+    }
+}
