@@ -187,7 +187,10 @@ impl Repairer<'_> {
         if let Some(state) = trusted {
             let listed: Vec<u64>;
             (listed, rest) = rest.into_iter().partition(|n| state.live.contains(n));
-            let mut complete = listed.len() == state.live.len();
+            // The log the state names is deleted once a later edit (a flush the
+            // readable records miss) moves past it: then tables that edit added may
+            // look obsolete here, and the state is not whole.
+            let mut complete = listed.len() == state.live.len() && logs.contains(&state.log_number);
             for number in listed {
                 let kept_before = self.report.tables_kept;
                 kept.extend(self.recover_table(number)?);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
 use super::{FileMeta, ReleaseHook, Version, VersionEdit};
-use crate::db::filename::{current_path, manifest_name, MAX_FILE_NUMBER};
+use crate::db::filename::{current_path, manifest_name, MAX_FOUND_NUMBER};
 use crate::error::{Error, Result};
 use crate::fs::{read_all, FileSystem};
 use crate::key::{SequenceNumber, MAX_SEQUENCE};
@@ -139,7 +139,7 @@ impl VersionSet {
                 "next file number is already in use",
             ));
         }
-        if next_file > MAX_FILE_NUMBER {
+        if next_file > MAX_FOUND_NUMBER {
             return Err(Error::corruption(
                 &path,
                 0,
@@ -263,7 +263,7 @@ impl VersionSet {
     }
 
     /// Makes sure the counter hands out no number up to `number`, which a file in the
-    /// directory already has (at most [`MAX_FILE_NUMBER`], as file names are parsed).
+    /// directory already has (at most [`crate::db::filename::MAX_FOUND_NUMBER`]).
     pub(crate) fn skip_file_numbers_through(&mut self, number: u64) {
         self.next_file_number = self.next_file_number.max(number.saturating_add(1));
     }
