@@ -1033,6 +1033,7 @@ fn reads_through_a_clone_after_close_report_closed() {
     assert!(!raw.valid());
     assert!(matches!(raw.status(), Err(Error::Closed)));
     assert_eq!(clone.property("shaledb.last-sequence"), None);
+    assert!(matches!(clone.verify(), Err(Error::Closed)));
     // An iterator made before the close holds what it reads.
     let held: Vec<_> = before.map(|r| r.expect("entry")).collect();
     assert_eq!(held, vec![(b"k".to_vec(), b"v".to_vec())]);

@@ -541,3 +541,32 @@ fn tables_released_after_a_background_error_are_still_deleted() {
     assert!(check_prefix(&db, 301, 300) >= 300);
     db.close().unwrap();
 }
+
+/// Found by review: a write whose leader panicked (here the file system's append) was
+/// never taken off the writer queue, so every writer behind it waited for good, and so
+/// did `close`, which waits for the queue to empty. The database now turns read-only:
+/// later writes fail, `close` returns, and what was written before is kept.
+#[test]
+fn a_panic_in_the_write_path_fails_later_writes_and_close_still_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultInjectionFs::new();
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    fill(&db, 0, 10);
+    fs.fail(FaultKind::PanicOnWrite, 0, 1);
+    let writer = db.clone();
+    let panicked = std::thread::spawn(move || writer.write(batch(10))).join();
+    assert!(panicked.is_err(), "the append should have panicked");
+    fs.clear_faults();
+    // Both on a thread: without the fix they wait for the panicked writer for good.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let later = db.write(batch(11));
+        let _ = done.send((later.is_err(), db.close()));
+    });
+    let result = finished.recv_timeout(std::time::Duration::from_secs(20));
+    let (later_failed, _) = result.expect("a write or close waited for the panicked writer");
+    assert!(later_failed, "a write after the panic succeeded");
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    assert!(check_prefix(&db, 12, 10) >= 10);
+    db.close().unwrap();
+}

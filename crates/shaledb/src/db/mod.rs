@@ -302,8 +302,9 @@ impl Db {
     /// hands buffered log data to the OS and releases the lock, reporting any error.
     /// Other clones of this handle, and snapshots, see [`Error::Closed`] afterwards:
     /// writes and lookups fail with it, a new iterator yields it first, and
-    /// [`Db::property`] returns `None`. An iterator created before the close reads on
-    /// to its end (it holds what it reads).
+    /// [`Db::property`] returns `None`. Drop iterators before closing, as with RocksDB:
+    /// one made before the close may read on, but the tables it has not reached yet may
+    /// since have been removed by another handle, which it then reports as an error.
     pub fn close(self) -> Result<()> {
         self.handle.shutdown()
     }
@@ -313,7 +314,7 @@ impl Db {
         &self.core().dir
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.handle.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }

@@ -95,7 +95,13 @@ impl DbCore {
             self.writers_cv.wait(&mut queue);
         }
         // Leader.
+        let mut abandon = AbandonOnPanic {
+            core: self,
+            me: &me,
+            finished: false,
+        };
         let outcome = self.lead(&me, queue);
+        abandon.finished = true;
         let mut queue = self.writers.lock();
         let group_len = outcome.as_ref().map_or(1, |n| *n);
         for _ in 0..group_len {
@@ -307,6 +313,31 @@ impl DbCore {
         self.install_super_version(state);
         self.work_cv.notify_all();
         Ok(())
+    }
+}
+
+/// Armed while a leader does its group's work. If that work panics (a bug, or a file
+/// system that panics), the database turns read-only and the leader leaves the queue,
+/// so the writers behind it fail with the error instead of waiting for it for good,
+/// and `close`, which waits for the queue to empty, returns.
+struct AbandonOnPanic<'a> {
+    core: &'a DbCore,
+    me: &'a Arc<Writer>,
+    finished: bool,
+}
+
+impl Drop for AbandonOnPanic<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let err = Error::Internal("a write panicked; the database is read-only".into());
+        self.core.set_bg_error(err);
+        let mut queue = self.core.writers.lock();
+        if queue.front().is_some_and(|w| Arc::ptr_eq(w, self.me)) {
+            queue.pop_front();
+        }
+        self.core.writers_cv.notify_all();
     }
 }
 

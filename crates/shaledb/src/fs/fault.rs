@@ -39,6 +39,9 @@ pub enum FaultKind {
     Rename,
     /// Creating files fails.
     Create,
+    /// Appends panic, as a buggy file system or a failed invariant in the write path
+    /// would.
+    PanicOnWrite,
 }
 
 /// How a power loss tears the unsynced tail of a file.
@@ -223,22 +226,35 @@ impl FaultInjectionFs {
         if self.frozen.load(Ordering::SeqCst) {
             return Err(frozen_error());
         }
-        let mut shared = self.lock();
-        if let Some((after, count)) = shared.faults.get_mut(&kind) {
-            if *after > 0 {
-                *after -= 1;
-            } else if *count > 0 {
-                *count -= 1;
-                return Err(match kind {
-                    FaultKind::DiskFull => io::Error::from_raw_os_error(28), // ENOSPC
-                    _ => io::Error::other(format!("fault injection: {kind:?} failed")),
-                });
-            }
+        if !self.fault_due(kind) {
+            return Ok(());
         }
-        Ok(())
+        Err(match kind {
+            FaultKind::DiskFull => io::Error::from_raw_os_error(28), // ENOSPC
+            _ => io::Error::other(format!("fault injection: {kind:?} failed")),
+        })
+    }
+
+    /// Counts an operation of `kind`; true if a fault is due.
+    fn fault_due(&self, kind: FaultKind) -> bool {
+        let mut shared = self.lock();
+        match shared.faults.get_mut(&kind) {
+            Some((after, _)) if *after > 0 => {
+                *after -= 1;
+                false
+            }
+            Some((_, count)) if *count > 0 => {
+                *count -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn check_write(&self) -> io::Result<()> {
+        if !self.frozen.load(Ordering::SeqCst) && self.fault_due(FaultKind::PanicOnWrite) {
+            panic!("fault injection: an append panicked");
+        }
         self.check(FaultKind::Write)?;
         self.check(FaultKind::DiskFull)
     }

@@ -25,6 +25,7 @@ impl Db {
     /// Reads every live table in full, verifying each block's checksum and entries, and
     /// reports what is damaged. An `Err` means the check itself could not run.
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.check_open()?;
         let core = self.core();
         let version = core.current_super_version().version.clone();
         let mut report = VerifyReport::default();
