@@ -570,3 +570,39 @@ fn a_panic_in_the_write_path_fails_later_writes_and_close_still_returns() {
     assert!(check_prefix(&db, 12, 10) >= 10);
     db.close().unwrap();
 }
+
+/// A point-in-time open keeps the logs it could not replay in `lost/`. It used to move
+/// them there after recording that they were obsolete, and a failed move (or a crash
+/// between the two) only warned, so the purge deleted the only copy. It now copies them
+/// durably first; renames failing changes nothing.
+#[test]
+fn damaged_logs_reach_lost_even_when_renames_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultInjectionFs::new();
+    let opts = Options {
+        memtable_size: 1 << 20,
+        ..options(&fs)
+    };
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    fill(&db, 0, 200);
+    db.close().unwrap();
+    let log = common::newest_log(dir.path());
+    let mut bytes = std::fs::read(&log).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&log, &bytes).unwrap();
+
+    // The open's manifest roll renames CURRENT once; every later rename fails.
+    fs.fail(FaultKind::Rename, 1, u64::MAX);
+    let db = Db::open(dir.path(), opts).unwrap();
+    let kept = dir.path().join("lost").join(log.file_name().unwrap());
+    assert_eq!(
+        std::fs::read(&kept).ok(),
+        Some(bytes),
+        "the damaged log was not kept"
+    );
+    assert!(!log.exists(), "the obsolete original stayed");
+    let survived = check_prefix(&db, 200, 0);
+    assert!(survived > 0 && survived < 200, "{survived} batches");
+    db.close().unwrap();
+}

@@ -143,6 +143,10 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     let (max_seq, damaged_log) = core.replay_logs(&logs, min_log)?;
     core.last_sequence.fetch_max(max_seq, Ordering::AcqRel);
 
+    if let Some(first_damaged) = damaged_log {
+        let damaged = logs.iter().copied().filter(|&n| n >= first_damaged);
+        keep_damaged_logs(fs.as_ref(), dir, damaged)?;
+    }
     // Start the new log, then record that every older log is obsolete.
     let path = filename::log_path(dir, new_log);
     let file = core.create_log_file(&path)?;
@@ -156,21 +160,6 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
             ..VersionEdit::default()
         })?;
     }
-    if let Some(first_damaged) = damaged_log {
-        // Keep what replay could not use for inspection or repair, out of the way.
-        let lost = dir.join("lost");
-        fs.create_dir_all(&lost)?;
-        for &number in logs.iter().filter(|&&n| n >= first_damaged) {
-            let from = filename::log_path(dir, number);
-            let to = lost.join(format!("{number:06}.log"));
-            if let Err(e) = fs.rename(&from, &to) {
-                tracing::warn!(log = %from.display(), error = %e, "could not move a damaged log to lost/");
-            }
-        }
-        // The new names live in lost/, and lost/ itself may be new in the directory.
-        fs.sync_dir(&lost)?;
-        fs.sync_dir(dir)?;
-    }
     {
         let state = core.state.lock();
         core.install_super_version(&state);
@@ -182,6 +171,36 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     let workers = spawn_workers(&core)?;
     core.work_cv.notify_all();
     Ok((core, workers))
+}
+
+/// Keeps the logs replay could not use, for inspection or repair: copies in `lost/`,
+/// made durable before the edit that makes the logs obsolete, so that no crash lets the
+/// purge that follows delete the only copy. The originals go with that purge. A copy
+/// that fails (a full disk) is only warned about: the open does not fail for it.
+fn keep_damaged_logs(
+    fs: &dyn crate::fs::FileSystem,
+    dir: &Path,
+    numbers: impl Iterator<Item = u64>,
+) -> Result<()> {
+    let lost = dir.join("lost");
+    fs.create_dir_all(&lost)?;
+    for number in numbers {
+        let from = filename::log_path(dir, number);
+        let to = lost.join(format!("{number:06}.log"));
+        let copied = read_all(fs, &from).and_then(|bytes| {
+            let mut file = fs.create(&to)?;
+            file.append(&bytes)?;
+            file.sync()
+        });
+        if let Err(e) = copied {
+            tracing::warn!(log = %from.display(), error = %e, "could not keep a damaged log in lost/");
+            let _ = fs.remove(&to);
+        }
+    }
+    // The copies' names live in lost/, and lost/ itself may be new in the directory.
+    fs.sync_dir(&lost)?;
+    fs.sync_dir(dir)?;
+    Ok(())
 }
 
 /// Creates `dir` and any missing parents, and syncs the directory above each one it
