@@ -24,6 +24,17 @@ fn build(dir: &Path) -> PathBuf {
     common::newest_log(dir)
 }
 
+/// Cuts the last 3 bytes off the log at `log`: a torn last record.
+fn tear(log: &Path) {
+    let len = std::fs::metadata(log).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(log)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+}
+
 fn surviving(db: &Db) -> Vec<u32> {
     (0..100u32)
         .filter(|i| db.get(format!("k{i:03}")).unwrap().is_some())
@@ -34,13 +45,7 @@ fn surviving(db: &Db) -> Vec<u32> {
 fn point_in_time_keeps_the_prefix_before_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let log = build(dir.path());
-    let len = std::fs::metadata(&log).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&log)
-        .unwrap()
-        .set_len(len - 3)
-        .unwrap();
+    tear(&log);
     let db = Db::open(dir.path(), options(WalRecoveryMode::PointInTime)).unwrap();
     let kept = surviving(&db);
     assert_eq!(
@@ -75,13 +80,7 @@ fn point_in_time_stops_at_mid_log_damage_with_no_holes() {
 fn strict_mode_refuses_a_damaged_log() {
     let dir = tempfile::tempdir().unwrap();
     let log = build(dir.path());
-    let len = std::fs::metadata(&log).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&log)
-        .unwrap()
-        .set_len(len - 3)
-        .unwrap();
+    tear(&log);
     let err = Db::open(dir.path(), options(WalRecoveryMode::Strict)).unwrap_err();
     assert!(err.is_corruption(), "{err}");
     // Nothing was changed: point-in-time recovery still finds the 99 intact batches.
@@ -129,12 +128,7 @@ fn a_failed_strict_open_writes_nothing() {
         len > 4 * (64 << 10),
         "the log holds several small memtables"
     );
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&log)
-        .unwrap()
-        .set_len(len - 3)
-        .unwrap();
+    tear(&log);
     let before = snapshot_of(dir.path());
     let err = Db::open(
         dir.path(),
