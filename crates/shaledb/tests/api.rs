@@ -1038,3 +1038,33 @@ fn reads_through_a_clone_after_close_report_closed() {
     let held: Vec<_> = before.map(|r| r.expect("entry")).collect();
     assert_eq!(held, vec![(b"k".to_vec(), b"v".to_vec())]);
 }
+
+/// Two clones closed at once: the second `close` used to return Ok at once while the
+/// first still waited for background work and held the lock, so an open right after it
+/// could fail with `Locked`. Both now return only once the database is closed.
+#[test]
+fn concurrent_closes_both_return_after_the_lock_is_released() {
+    let dir = temp_dir();
+    for round in 0..5 {
+        let db = open(dir.path());
+        for i in 0..100_000u32 {
+            db.put(format!("{round}-{i:06}"), [b'v'; 100]).expect("put");
+        }
+        // A flush of about 15 MB is running when the closes come.
+        let flusher = {
+            let db = db.clone();
+            thread::spawn(move || db.flush())
+        };
+        thread::sleep(std::time::Duration::from_millis(5));
+        let other = db.clone();
+        let first = thread::spawn(move || other.close());
+        thread::sleep(std::time::Duration::from_millis(1));
+        db.close().expect("close");
+        match Db::open(dir.path(), Options::default()) {
+            Ok(reopened) => reopened.close().expect("close"),
+            Err(e) => panic!("round {round}: open right after close: {e}"),
+        }
+        first.join().expect("closer").expect("close");
+        let _ = flusher.join().expect("flusher");
+    }
+}

@@ -209,10 +209,14 @@ struct DbHandle {
     core: Arc<DbCore>,
     workers: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
+    /// Held for the whole of a close, so a second `close` returns only once the first
+    /// has released the lock.
+    closing: Mutex<()>,
 }
 
 impl DbHandle {
     fn shutdown(&self) -> Result<()> {
+        let _closing = self.closing.lock();
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
@@ -290,6 +294,7 @@ impl Db {
                 core,
                 workers: Mutex::new(workers),
                 closed: AtomicBool::new(false),
+                closing: Mutex::new(()),
             }),
         })
     }
