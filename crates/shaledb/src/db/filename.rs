@@ -68,6 +68,16 @@ pub(crate) fn largest_number(dir: &Path, names: &[String]) -> crate::Result<u64>
     }
 }
 
+/// The name and number of the manifest that `CURRENT`'s contents name (`MANIFEST-N`
+/// and a newline); `None` if they name none.
+pub(crate) fn parse_current(contents: &[u8]) -> Option<(&str, u64)> {
+    let name = std::str::from_utf8(contents).ok()?.strip_suffix('\n')?;
+    match parse(name)? {
+        FileKind::Manifest(n) => Some((name, n)),
+        _ => None,
+    }
+}
+
 /// Classifies a file name; `None` for names the engine does not own.
 pub(crate) fn parse(name: &str) -> Option<FileKind> {
     if name == "CURRENT" {

@@ -253,11 +253,7 @@ impl Repairer<'_> {
     /// The manifest `CURRENT` names, if it can be read.
     fn current_manifest(&self) -> Option<u64> {
         let text = read_all(self.fs, &filename::current_path(self.dir)).ok()?;
-        let name = std::str::from_utf8(&text).ok()?.strip_suffix('\n')?;
-        match filename::parse(name)? {
-            filename::FileKind::Manifest(n) => Some(n),
-            _ => None,
-        }
+        filename::parse_current(&text).map(|(_, number)| number)
     }
 
     /// The state manifest `number` records, up to its first damaged record; `None` if

@@ -70,20 +70,10 @@ impl VersionSet {
     pub(crate) fn recover(&mut self) -> Result<Recovered> {
         let current = current_path(&self.dir);
         let text = read_all(self.fs.as_ref(), &current)?;
-        let name = std::str::from_utf8(&text)
-            .ok()
-            .and_then(|t| t.strip_suffix('\n'))
-            .filter(|n| {
-                matches!(
-                    crate::db::filename::parse(n),
-                    Some(crate::db::filename::FileKind::Manifest(_))
-                )
-            })
+        let (name, number) = crate::db::filename::parse_current(&text)
             .ok_or_else(|| Error::corruption(&current, 0, "CURRENT does not name a manifest"))?;
         let path = self.dir.join(name);
-        if let Some(crate::db::filename::FileKind::Manifest(n)) = crate::db::filename::parse(name) {
-            self.manifest_number = n;
-        }
+        self.manifest_number = number;
         let bytes = read_all(self.fs.as_ref(), &path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::corruption(&path, 0, "the manifest named by CURRENT is missing")
