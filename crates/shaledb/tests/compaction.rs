@@ -439,6 +439,54 @@ fn backpressure_keeps_level0_below_the_stop_trigger() {
     }
 }
 
+/// Each open flushes the log it replays into a level-0 table, so a program that opens,
+/// writes a little and closes, again and again, adds a table every time, and a close
+/// abandons a compaction still running. Writes stop at the stop trigger whatever the
+/// memtable holds, so level 0 stays bounded all the same.
+#[test]
+fn a_write_waits_while_level0_is_at_the_stop_trigger_even_with_room_in_the_memtable() {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = 4;
+    // Ten level-0 tables of about 400 KB each, built with compactions off.
+    let paused = Options {
+        memtable_size: 1 << 20,
+        disable_auto_compactions: true,
+        ..small(CompactionStyle::Leveled)
+    };
+    let db = Db::open(dir.path(), paused.clone()).unwrap();
+    for round in 0..10 {
+        for i in 0..3_000 {
+            db.put(key(i), value(i, round)).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    assert_eq!(num(&db, "shaledb.num-files-at-level0"), 10);
+    db.close().unwrap();
+
+    let db = Db::open(
+        dir.path(),
+        Options {
+            disable_auto_compactions: false,
+            level0_compaction_trigger: 2,
+            level0_slowdown_writes_trigger: 3,
+            level0_stop_writes_trigger: stop,
+            ..paused
+        },
+    )
+    .unwrap();
+    // The memtable has room: only the level-0 count can hold this write back, until
+    // the compaction that the open started (4 MB of input) has brought it down.
+    db.put(b"one more", b"write").unwrap();
+    let level0 = num(&db, "shaledb.num-files-at-level0");
+    assert!(
+        level0 < stop as u64,
+        "the write went through with {level0} tables in level 0 (stop trigger {stop})"
+    );
+    for i in (0..3_000).step_by(97) {
+        assert_eq!(db.get(key(i)).unwrap(), Some(value(i, 9)), "key {i}");
+    }
+}
+
 #[test]
 fn tiered_keeps_the_run_count_bounded_and_data_intact() {
     let dir = tempfile::tempdir().unwrap();

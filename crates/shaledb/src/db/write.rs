@@ -233,6 +233,15 @@ impl DbCore {
                 state = self.state.lock();
                 continue;
             }
+            // At the stop trigger every write waits, not only one that needs a new
+            // memtable (as RocksDB's write controller does): level 0 also grows at
+            // open, which flushes the logs it replays, so a program that opens, writes
+            // a little and closes again and again would otherwise pile it up without
+            // bound.
+            if !force && l0_files >= opts.level0_stop_writes_trigger {
+                self.wait_for_background(&mut state);
+                continue;
+            }
             let full = state.mem.approximate_bytes() >= opts.memtable_size;
             if !force && !full {
                 return Ok(());
@@ -243,16 +252,21 @@ impl DbCore {
             if state.imms.len() >= opts.max_immutable_memtables
                 || l0_files >= opts.level0_stop_writes_trigger
             {
-                let start = Instant::now();
-                self.work_cv.notify_all();
-                self.done_cv
-                    .wait_for(&mut state, Duration::from_millis(100));
-                self.stats.record_stall(start.elapsed(), true);
+                self.wait_for_background(&mut state);
                 continue;
             }
             self.switch_memtable(&mut state)?;
             return Ok(());
         }
+    }
+
+    /// A stop: wakes the background workers and waits (at most 100 ms, then the caller
+    /// checks again) for one of them to finish something, counting the wait as a stall.
+    fn wait_for_background(&self, state: &mut parking_lot::MutexGuard<'_, super::State>) {
+        let start = Instant::now();
+        self.work_cv.notify_all();
+        self.done_cv.wait_for(state, Duration::from_millis(100));
+        self.stats.record_stall(start.elapsed(), true);
     }
 
     /// Creates the write-ahead log file at `path`, memory-mapped if the options allow.
