@@ -58,6 +58,8 @@ pub(crate) fn prepare_fresh(dir: &Path) -> Result<(), BenchError> {
             if !made_here {
                 return Err(BenchError::ForeignDirectory(dir.to_path_buf()));
             }
+            // Held while the directory goes, so no engine opens it meanwhile.
+            let _lock = lock_database(dir)?;
             fs::remove_dir_all(dir).map_err(gone)?;
         }
         Ok(meta) if meta.is_dir() => fs::remove_dir(dir).map_err(gone)?,
@@ -70,6 +72,26 @@ pub(crate) fn prepare_fresh(dir: &Path) -> Result<(), BenchError> {
     let meta = fs::metadata(dir).map_err(made)?;
     fs::write(marker(dir), identity(&meta))
         .map_err(|e| BenchError::io(format!("cannot create {}", marker(dir).display()), e))
+}
+
+/// Takes the lock an engine holds on its open database (`LOCK`, locked with
+/// `flock`, as ShaleDB and LevelDB-style engines name it), if the file is there: a
+/// database another process has open is never deleted under it. An engine that locks
+/// another way is not detected here; its own open of the next database fails instead.
+fn lock_database(dir: &Path) -> Result<Option<fs::File>, BenchError> {
+    let path = dir.join("LOCK");
+    let file = match fs::OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(BenchError::io(format!("cannot open {}", path.display()), e)),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Err(BenchError::InUse(dir.to_path_buf())),
+        Err(fs::TryLockError::Error(e)) => {
+            Err(BenchError::io(format!("cannot lock {}", path.display()), e))
+        }
+    }
 }
 
 /// Checks that `dir` holds a database for `--use-existing-db`.
@@ -118,6 +140,16 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
         fs::create_dir(&dir).unwrap();
         prepare_fresh(&dir).unwrap();
+        // Made here but open elsewhere: refused and kept.
+        fs::write(dir.join("CURRENT"), b"x").unwrap();
+        let holder = fs::File::create(dir.join("LOCK")).unwrap();
+        holder.lock().unwrap();
+        let err = prepare_fresh(&dir).unwrap_err();
+        assert!(matches!(err, BenchError::InUse(_)), "{err}");
+        assert!(dir.join("CURRENT").exists());
+        drop(holder);
+        prepare_fresh(&dir).unwrap();
+        assert!(dir.is_dir() && is_empty_dir(&dir).unwrap());
         // A file in its place: refused.
         fs::remove_file(marker(&dir)).unwrap();
         fs::remove_dir(&dir).unwrap();

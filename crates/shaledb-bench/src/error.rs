@@ -56,6 +56,15 @@ pub enum BenchError {
     )]
     ForeignDirectory(PathBuf),
 
+    /// The old database is open in another process (or another handle of this one),
+    /// so the harness will not delete it.
+    #[error(
+        "database {} is locked: another process has it open, so the benchmark will \
+         not delete it",
+        .0.display()
+    )]
+    InUse(PathBuf),
+
     /// `--use-existing-db` found no database.
     #[error("no database at {} for --use-existing-db (the benchmark keeps an engine's \
              database in DIR/<engine>)", .0.display())]

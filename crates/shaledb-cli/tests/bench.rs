@@ -214,6 +214,30 @@ fn bench_refuses_to_delete_a_directory_it_did_not_make() {
     }
 }
 
+/// Found by an audit: `bench` deleted its old database while another process had it
+/// open, and the two then wrote to different databases under one name.
+#[test]
+fn bench_refuses_to_delete_a_database_another_process_has_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bench = || {
+        let mut cmd = shaledb();
+        cmd.args(["bench", "--num", "500", "--benchmarks", "fillseq", "--db"])
+            .arg(dir.path());
+        cmd
+    };
+    bench().assert().success();
+    let db = shaledb::Db::open(dir.path().join("shaledb"), shaledb::Options::default())
+        .expect("open the benchmark's database");
+    bench()
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is locked"));
+    // Nothing was deleted under the open database.
+    assert!(db.get(b"0000000000000499").expect("get").is_some());
+    db.close().expect("close");
+    bench().assert().success();
+}
+
 /// Found by an audit: a huge --num aborted on a failed allocation, --reads 0 printed
 /// nonsense, and an unwritable --json failed only after the whole run.
 #[test]
