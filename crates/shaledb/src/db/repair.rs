@@ -35,10 +35,10 @@ use super::{filename, flush, Db};
 use crate::error::{Error, Result};
 use crate::fs::{read_all, FileSystem};
 use crate::iter::InternalIterator;
-use crate::key::SequenceNumber;
+use crate::key::{parse_internal_key, SequenceNumber};
 use crate::memtable::Memtable;
 use crate::options::Options;
-use crate::table::TableReader;
+use crate::table::{BlockIter, TableReader};
 use crate::version::{FileMeta, VersionEdit, VersionSet};
 use crate::wal::{LogReader, ReadOutcome, WalRecord};
 
@@ -299,7 +299,7 @@ impl Repairer<'_> {
     }
 
     /// Reads a table in full: keeps it if intact, otherwise salvages what is readable.
-    fn recover_table(&mut self, number: u64) -> Result<Option<FileMeta>> {
+    fn recover_table(&mut self, number: u64) -> Result<Vec<FileMeta>> {
         let path = filename::table_path(self.dir, number);
         let opened = self.fs.open(&path).map_err(Error::from).and_then(|file| {
             let size = file.size()?;
@@ -309,30 +309,60 @@ impl Repairer<'_> {
             Ok(t) => t,
             Err(e) => {
                 self.move_to_lost(&path, &e.to_string())?;
-                return Ok(None);
+                return Ok(Vec::new());
             }
         };
         match scan_table(&table, number, size) {
             Ok(meta) => {
                 self.report.tables_kept += 1;
-                Ok(meta)
+                Ok(meta.into_iter().collect())
             }
             Err(damage) => {
-                let new_number = self.take_number();
-                let mut iter = table.iter();
-                let (meta, _) = flush::write_table(
-                    self.fs,
-                    self.dir,
-                    self.options,
-                    new_number,
-                    &mut iter,
-                    None,
-                )?;
+                let (salvaged, skipped) = self.salvage_table(&table)?;
                 self.report.tables_salvaged += 1;
-                self.move_to_lost(&path, &damage.to_string())?;
-                Ok(meta)
+                let why = format!("{damage} ({skipped} damaged blocks skipped)");
+                self.move_to_lost(&path, &why)?;
+                Ok(salvaged)
             }
         }
+    }
+
+    /// Copies the entries of every data block that reads back intact into new tables,
+    /// skipping the damaged ones, as LevelDB's repairer does: one bad block costs its
+    /// own entries, not those after it. Returns the new tables and the number of blocks
+    /// skipped.
+    fn salvage_table(&mut self, table: &TableReader) -> Result<(Vec<FileMeta>, usize)> {
+        let mut index = BlockIter::new(Arc::clone(table.index_block()), table.path().clone(), 0);
+        let mut mem = Arc::new(Memtable::new(0, 0));
+        let (mut out, mut skipped) = (Vec::new(), 0);
+        index.seek_to_first();
+        while index.valid() {
+            let block = table
+                .decode_handle(index.value())
+                .and_then(|handle| Ok((handle, table.read_data_block(handle, false)?)));
+            match block {
+                Ok((handle, block)) => {
+                    let mut entries = BlockIter::new(block, table.path().clone(), handle.offset);
+                    entries.seek_to_first();
+                    while entries.valid() {
+                        // A checksummed block decodes; a key that does not is skipped.
+                        if let Some(key) = parse_internal_key(entries.key()) {
+                            mem.add(key.seq, key.kind, key.user_key, entries.value());
+                        }
+                        entries.next();
+                    }
+                    skipped += usize::from(entries.status().is_err());
+                }
+                Err(_) => skipped += 1,
+            }
+            if mem.approximate_bytes() >= self.options.memtable_size {
+                out.extend(self.write_memtable(&mem)?);
+                mem = Arc::new(Memtable::new(0, 0));
+            }
+            index.next();
+        }
+        out.extend(self.write_memtable(&mem)?);
+        Ok((out, skipped))
     }
 
     /// Replays a log's intact records into new tables, then moves it to `lost/`.
@@ -342,24 +372,28 @@ impl Repairer<'_> {
         let mut reader = LogReader::new(&bytes);
         let mut mem = Arc::new(Memtable::new(number, 0));
         let mut out = Vec::new();
-        let mut note = "replayed into tables".to_string();
+        // Damage costs the records it touches: reading goes on at the next record
+        // that starts after it (see `LogReader::resync`).
+        let (mut first_damage, mut damaged) = (None, 0);
+        let mut note_damage = |offset: u64, reason: &str| {
+            first_damage.get_or_insert_with(|| format!("offset {offset}: {reason}"));
+            damaged += 1;
+        };
         loop {
             match reader.read_record() {
                 ReadOutcome::Eof => break,
                 ReadOutcome::Damaged { offset, reason, .. } => {
-                    note = format!("replayed up to offset {offset}: {reason}");
-                    break;
+                    note_damage(offset, &reason);
+                    reader.resync();
                 }
                 ReadOutcome::Record { offset, data } => match WalRecord::decode(&data) {
+                    // Decoding checked every entry, so a batch goes in whole.
                     Ok(WalRecord::Batch(batch)) => super::write::insert_decoded(&mem, &batch)
                         .map_err(|d| Error::corruption(&path, offset, d))?,
                     // Repair salvages every log, whether or not the one before it kept
                     // its tail.
                     Ok(WalRecord::Link(_)) => {}
-                    Err(reason) => {
-                        note = format!("replayed up to offset {offset}: {reason}");
-                        break;
-                    }
+                    Err(reason) => note_damage(offset, &reason),
                 },
             }
             if mem.approximate_bytes() >= self.options.memtable_size {
@@ -367,6 +401,12 @@ impl Repairer<'_> {
                 mem = Arc::new(Memtable::new(number, 0));
             }
         }
+        let note = match first_damage {
+            None => "replayed into tables".to_string(),
+            Some(first) => format!(
+                "replayed into tables, all but {damaged} damaged stretches (the first at {first})"
+            ),
+        };
         out.extend(self.write_memtable(&mem)?);
         self.report.logs_replayed += 1;
         self.move_to_lost(&path, &note)?;

@@ -40,6 +40,9 @@ pub(crate) struct LogReader<'a> {
     /// Where the last record read ends.
     record_end: usize,
     failed: bool,
+    /// After [`LogReader::resync`]: fragments that end a record begun before the
+    /// resync point are skipped until a record starts.
+    resyncing: bool,
 }
 
 impl<'a> LogReader<'a> {
@@ -49,6 +52,20 @@ impl<'a> LogReader<'a> {
             pos: 0,
             record_end: 0,
             failed: false,
+            resyncing: false,
+        }
+    }
+
+    /// After [`ReadOutcome::Damaged`], moves on to the next block and reads on from the
+    /// first record that starts there or later (the rest of a record begun before is
+    /// skipped), as LevelDB's reader does when it reports damage and goes on. Records
+    /// after damage may depend on the ones lost in it, so only repair reads on; recovery
+    /// stops at the damage.
+    pub(crate) fn resync(&mut self) {
+        if self.failed {
+            self.pos = (self.pos / BLOCK_SIZE + 1) * BLOCK_SIZE;
+            self.failed = false;
+            self.resyncing = true;
         }
     }
 
@@ -140,6 +157,12 @@ impl<'a> LogReader<'a> {
                 return self.damaged(frag_start, Damage::Corrupt, "unknown fragment type");
             };
             self.pos = payload_start + len;
+            if self.resyncing {
+                match kind {
+                    FragmentType::Middle | FragmentType::Last => continue,
+                    FragmentType::Full | FragmentType::First => self.resyncing = false,
+                }
+            }
             match (kind, record_start) {
                 (FragmentType::Full, None) => {
                     self.record_end = self.pos;
