@@ -8,12 +8,13 @@ use shaledb_bench::BenchConfig;
 /// Inspect, edit, check and benchmark ShaleDB databases.
 ///
 /// Keys and values are UTF-8 text unless --hex is given, in which case they are read and
-/// printed as hexadecimal. Commands that read (get, scan, stats, check, compact, delete)
-/// fail if the database does not exist; put creates it. A database open in another
-/// process is locked and cannot be opened.
+/// printed as hexadecimal. Every command but put fails if the database does not exist;
+/// put creates it. get, scan, stats and check open it read-only: they change nothing
+/// in its directory and may run side by side. put, delete and compact open it for
+/// writing, which needs it to be open nowhere else.
 ///
-/// The engine's warnings (a damaged log tail set aside in lost/ at open, for example)
-/// are printed on stderr; SHALEDB_LOG=info adds flushes and compactions, and
+/// The engine's warnings (a damaged log tail, which a write sets aside in lost/, for
+/// example) are printed on stderr; SHALEDB_LOG=info adds flushes and compactions, and
 /// SHALEDB_LOG=off silences them.
 #[derive(Debug, Parser)]
 #[command(name = "shaledb", version, propagate_version = true)]

@@ -1,5 +1,7 @@
-//! Opening a database for a command: existing only for commands that read, created if
-//! missing for `put`; closing it so that errors are reported rather than dropped.
+//! Opening a database for a command: read-only for commands that only read (they change
+//! nothing in the directory, and share it with each other), existing for `delete` and
+//! `compact`, created if missing for `put`; closing it so that errors are reported
+//! rather than dropped.
 
 use std::path::Path;
 
@@ -7,24 +9,35 @@ use shaledb::{Db, Options};
 
 use crate::error::CliError;
 
-/// Opens the database in `dir`, which must exist.
+/// Opens the database in `dir`, which must exist, for writing.
 pub fn open_existing(dir: &Path) -> Result<Db, CliError> {
-    open_existing_with(dir, Options::default())
+    require_dir(dir)?;
+    let options = Options {
+        create_if_missing: false,
+        ..Options::default()
+    };
+    Db::open(dir, options).map_err(|e| CliError::db(dir, e))
 }
 
-/// Opens the database in `dir`, which must exist, with `options`.
-pub fn open_existing_with(dir: &Path, options: Options) -> Result<Db, CliError> {
+/// Opens the database in `dir`, which must exist, for reading only.
+pub fn open_read_only(dir: &Path) -> Result<Db, CliError> {
+    open_read_only_with(dir, Options::default())
+}
+
+/// Opens the database in `dir`, which must exist, for reading only, with `options`.
+pub fn open_read_only_with(dir: &Path, options: Options) -> Result<Db, CliError> {
+    require_dir(dir)?;
+    Db::open_read_only(dir, options).map_err(|e| CliError::db(dir, e))
+}
+
+fn require_dir(dir: &Path) -> Result<(), CliError> {
     if !dir.exists() {
         return Err(CliError::MissingDir(dir.to_path_buf()));
     }
     if !dir.is_dir() {
         return Err(CliError::NotADirectory(dir.to_path_buf()));
     }
-    let options = Options {
-        create_if_missing: false,
-        ..options
-    };
-    Db::open(dir, options).map_err(|e| CliError::db(dir, e))
+    Ok(())
 }
 
 /// Opens the database in `dir`, creating it if missing.

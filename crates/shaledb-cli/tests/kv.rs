@@ -221,6 +221,71 @@ fn an_empty_directory_is_not_a_database() {
         .code(1)
         .stderr(predicate::str::starts_with("error: "))
         .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    // Found by an audit: the failed get left a LOCK file behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Every file in `dir` with its length and modification time.
+fn listing(dir: &std::path::Path) -> Vec<(std::ffi::OsString, u64, std::time::SystemTime)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| {
+            let e = e.expect("entry");
+            let meta = e.metadata().expect("metadata");
+            (e.file_name(), meta.len(), meta.modified().expect("mtime"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Found by an audit: every `get` flushed the log it replayed into a new table and
+/// started a new log and manifest, so reads needed write access and changed the
+/// database. Read commands now open it read-only, and share it with each other.
+#[test]
+fn read_commands_change_nothing_and_share_the_database() {
+    let _serial = serial();
+    let (_dir, db) = db_with(&[(b"in-a-table", b"1")], true);
+    shaledb()
+        .arg("put")
+        .arg(&db)
+        .args(["in-the-log", "2"])
+        .assert()
+        .success();
+    let before = listing(&db);
+    // Another reader holds the database open meanwhile.
+    let reader = shaledb::Db::open_read_only(&db, shaledb::Options::default()).expect("open");
+    for cmd in [
+        vec!["get", "in-the-log"],
+        vec!["get", "in-a-table"],
+        vec!["scan"],
+        vec!["stats"],
+        vec!["check"],
+    ] {
+        shaledb()
+            .arg(cmd[0])
+            .arg(&db)
+            .args(&cmd[1..])
+            .assert()
+            .success();
+    }
+    shaledb()
+        .arg("get")
+        .arg(&db)
+        .arg("in-the-log")
+        .assert()
+        .stdout("2\n");
+    // A writer must wait for the readers.
+    shaledb()
+        .arg("put")
+        .arg(&db)
+        .args(["k", "v"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("locked"));
+    drop(reader);
+    assert_eq!(listing(&db), before, "a read command changed the database");
 }
 
 #[test]

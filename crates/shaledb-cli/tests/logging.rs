@@ -23,9 +23,11 @@ fn damaged_log_db() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 #[test]
-fn a_damaged_log_dropped_at_open_is_reported_on_stderr() {
+fn a_damaged_log_is_reported_on_stderr_and_set_aside_only_by_a_command_that_writes() {
     let _serial = serial();
     let (_dir, db) = damaged_log_db();
+    let logs = files_ending(&db, ".log");
+    // A read opens the database read-only: it warns, and changes nothing.
     shaledb()
         .arg("get")
         .arg(&db)
@@ -36,6 +38,18 @@ fn a_damaged_log_dropped_at_open_is_reported_on_stderr() {
             "WARN log replay stops at a damaged record",
         ))
         .stderr(predicate::str::contains("error: key not found: k1"));
+    assert!(!db.join("lost").exists());
+    assert_eq!(files_ending(&db, ".log"), logs);
+    // A write recovers for good, and keeps the damaged log in lost/.
+    shaledb()
+        .arg("put")
+        .arg(&db)
+        .args(["k2", "v2"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "WARN log replay stops at a damaged record",
+        ));
     assert_eq!(files_ending(&db.join("lost"), ".log").len(), 1);
 }
 

@@ -48,6 +48,11 @@ pub enum Error {
     #[error("database is read-only after a background error: {0}")]
     ReadOnly(Arc<Error>),
 
+    /// A write, flush or compaction asked of a database opened with
+    /// [`crate::Db::open_read_only`].
+    #[error("the database was opened read-only")]
+    OpenedReadOnly,
+
     /// The database has been closed.
     #[error("database is closed")]
     Closed,
@@ -88,6 +93,7 @@ impl Error {
             Error::InvalidArgument(s) => Error::InvalidArgument(s.clone()),
             Error::Locked { path } => Error::Locked { path: path.clone() },
             Error::ReadOnly(cause) => Error::ReadOnly(Arc::clone(cause)),
+            Error::OpenedReadOnly => Error::OpenedReadOnly,
             Error::Closed => Error::Closed,
             Error::Internal(s) => Error::Internal(s.clone()),
         }

@@ -1,10 +1,10 @@
 //! `check`: verifies every record of the logs, then reads every live table and
 //! verifies every checksum.
 //!
-//! The database is opened in strict recovery mode, so a damaged log record (a torn
-//! tail after a power loss, flipped bits) fails the check before the open changes
-//! anything, where a normal open would keep the records before it and set the rest
-//! aside in `lost/`.
+//! The database is opened read-only, in strict recovery mode, so a damaged log record
+//! (a torn tail after a power loss, flipped bits) fails the check, where a normal open
+//! would keep the records before it and set the rest aside in `lost/`. The check
+//! changes nothing in the directory.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,7 +12,7 @@ use std::path::Path;
 use shaledb::{Options, WalRecoveryMode};
 
 use crate::error::CliError;
-use crate::open::{close, open_existing_with};
+use crate::open::{close, open_read_only_with};
 
 /// Verifies the database in `dir`; fails with [`CliError::DamagedLog`] at a damaged
 /// log record, or with [`CliError::Damaged`] after printing each damaged table.
@@ -21,7 +21,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<(), CliError> {
         wal_recovery_mode: WalRecoveryMode::Strict,
         ..Options::default()
     };
-    let db = open_existing_with(dir, strict).map_err(damaged_log)?;
+    let db = open_read_only_with(dir, strict).map_err(damaged_log)?;
     let report = db.verify().map_err(|e| CliError::db(dir, e))?;
     close(db)?;
     for problem in &report.damaged {

@@ -7,12 +7,12 @@ use shaledb::{WriteBatch, WriteOptions};
 use crate::cli::{DeleteArgs, GetArgs, PutArgs};
 use crate::codec::Codec;
 use crate::error::CliError;
-use crate::open::{close, open_existing, open_or_create};
+use crate::open::{close, open_existing, open_or_create, open_read_only};
 
 /// Prints the value of the key, or fails with [`CliError::NotFound`].
 pub fn get(args: &GetArgs, codec: Codec, out: &mut dyn Write) -> Result<(), CliError> {
     let key = codec.parse("KEY", &args.key)?;
-    let db = open_existing(&args.db)?;
+    let db = open_read_only(&args.db)?;
     let value = db.get(&key).map_err(|e| CliError::db(&args.db, e))?;
     close(db)?;
     match value {

@@ -10,7 +10,7 @@ use std::ops::Bound;
 use crate::cli::ScanArgs;
 use crate::codec::Codec;
 use crate::error::CliError;
-use crate::open::{close, open_existing};
+use crate::open::{close, open_read_only};
 
 type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
@@ -57,7 +57,7 @@ pub fn run(args: &ScanArgs, codec: Codec, out: &mut dyn Write) -> Result<(), Cli
         parse("--to", &args.to)?,
         parse("--prefix", &args.prefix)?,
     );
-    let db = open_existing(&args.db)?;
+    let db = open_read_only(&args.db)?;
     let iter = db.range(range);
     let entries: Box<dyn Iterator<Item = shaledb::Result<shaledb::KvPair>>> = if args.reverse {
         Box::new(iter.rev())

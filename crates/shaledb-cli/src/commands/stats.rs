@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::error::CliError;
-use crate::open::{close, open_existing};
+use crate::open::{close, open_read_only};
 
 /// Numeric properties printed after the report.
 const PROPERTIES: [&str; 10] = [
@@ -23,7 +23,7 @@ const PROPERTIES: [&str; 10] = [
 
 /// Prints the statistics of the database in `dir`.
 pub fn run(dir: &Path, out: &mut dyn Write) -> Result<(), CliError> {
-    let db = open_existing(dir)?;
+    let db = open_read_only(dir)?;
     if let Some(report) = db.property("shaledb.stats") {
         writeln!(out, "{}", report.trim_end())?;
         writeln!(out)?;

@@ -262,10 +262,14 @@ impl Db {
     /// Waits until background work is idle: no frozen memtable waits for its flush, and
     /// no compaction runs or is due (as RocksDB's `WaitForCompact`). It does not flush
     /// the active memtable. With `disable_auto_compactions` it waits only for flushes
-    /// and for compactions already running.
+    /// and for compactions already running. A database opened read-only runs no
+    /// background work, so there it returns at once.
     pub fn wait_for_compactions(&self) -> Result<()> {
         self.check_open()?;
         let core = self.core();
+        if core.read_only {
+            return Ok(());
+        }
         let mut state = core.state.lock();
         loop {
             core.check_bg_error()?;

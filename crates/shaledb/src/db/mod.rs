@@ -101,6 +101,9 @@ pub(crate) struct DbCore {
     pub shutting_down: AtomicBool,
     pub stats: Stats,
     pub lock: Mutex<Option<Box<dyn FileLock>>>,
+    /// Opened with [`Db::open_read_only`]: no log, no background work, and every write,
+    /// flush or compaction fails with [`Error::OpenedReadOnly`].
+    pub read_only: bool,
 }
 
 impl DbCore {
@@ -288,15 +291,42 @@ impl Db {
     /// Opens the database in `dir`, creating it if missing (unless
     /// `options.create_if_missing` is false), and recovers from the logs.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db> {
-        let (core, workers) = open::open(dir.as_ref(), options)?;
-        Ok(Db {
+        Ok(Self::from_open(open::open(
+            dir.as_ref(),
+            options,
+            open::Mode::ReadWrite,
+        )?))
+    }
+
+    /// Opens an existing database for reading only, as RocksDB's `OpenForReadOnly`
+    /// does: nothing in the directory changes. The logs are replayed into memory
+    /// rather than flushed to a table, no log is started and no background work runs;
+    /// a damaged log is handled as `options.wal_recovery_mode` says, but not moved to
+    /// `lost/`. Writes, [`Db::flush`] and [`Db::compact_range`] fail with
+    /// [`Error::OpenedReadOnly`].
+    ///
+    /// It takes a shared lock: any number of read-only opens may share the database,
+    /// but not with a read-write open, which fails with [`Error::Locked`] meanwhile
+    /// (and the reverse). On a read-only file system, or without write permission, it
+    /// locks the `LOCK` file if there is one and reads without a lock if not. Fails if
+    /// there is no database in `dir` (`create_if_missing` does not apply).
+    pub fn open_read_only(dir: impl AsRef<Path>, options: Options) -> Result<Db> {
+        Ok(Self::from_open(open::open(
+            dir.as_ref(),
+            options,
+            open::Mode::ReadOnly,
+        )?))
+    }
+
+    fn from_open((core, workers): (Arc<DbCore>, Vec<JoinHandle<()>>)) -> Db {
+        Db {
             handle: Arc::new(DbHandle {
                 core,
                 workers: Mutex::new(workers),
                 closed: AtomicBool::new(false),
                 closing: Mutex::new(()),
             }),
-        })
+        }
     }
 
     pub(crate) fn core(&self) -> &Arc<DbCore> {

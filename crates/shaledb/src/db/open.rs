@@ -4,6 +4,10 @@
 //! memtable, which is written to a level-0 table before the database accepts writes; a
 //! fresh log and a fresh manifest are then started and the old ones deleted. A torn or
 //! corrupt record ends the replay (point-in-time mode) or fails the open (strict mode).
+//!
+//! A read-only open ([`Mode::ReadOnly`]) takes a shared lock and writes nothing: the
+//! logs are replayed into a memtable that stays in memory, and no log, manifest edit,
+//! purge or background thread follows.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -25,10 +29,30 @@ use crate::options::{Options, WalRecoveryMode};
 use crate::version::{ReleaseHook, VersionEdit, VersionSet};
 use crate::wal::{LogLink, LogReader, ReadOutcome, WalRecord};
 
-pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<JoinHandle<()>>)> {
+/// How [`open`] opens a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Recovers, then takes writes (`Db::open`).
+    ReadWrite,
+    /// Changes nothing on disk (`Db::open_read_only`).
+    ReadOnly,
+}
+
+pub(crate) fn open(
+    dir: &Path,
+    options: Options,
+    mode: Mode,
+) -> Result<(Arc<DbCore>, Vec<JoinHandle<()>>)> {
     options.validate()?;
+    let read_only = mode == Mode::ReadOnly;
     let fs = Arc::clone(&options.file_system);
     if !fs.exists(dir) {
+        if read_only {
+            return Err(Error::InvalidArgument(format!(
+                "no database at {}: the directory does not exist",
+                dir.display()
+            )));
+        }
         if !options.create_if_missing {
             return Err(Error::InvalidArgument(format!(
                 "{} does not exist and create_if_missing is false",
@@ -37,8 +61,22 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         }
         create_dir_durably(fs.as_ref(), dir)?;
     }
+    if read_only && !fs.exists(&filename::current_path(dir)) {
+        // Checked before the lock, whose file a read-only open would otherwise leave
+        // in a directory that holds no database.
+        super::orphaned::refuse_if_data_without_current(fs.as_ref(), dir)?;
+        return Err(Error::InvalidArgument(format!(
+            "no database at {}",
+            dir.display()
+        )));
+    }
     let lock_path = filename::lock_path(dir);
-    let lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
+    let locked = if read_only {
+        fs.lock_shared(&lock_path)
+    } else {
+        fs.lock(&lock_path)
+    };
+    let lock = locked.map_err(|e| match e.kind() {
         std::io::ErrorKind::WouldBlock => Error::Locked {
             path: lock_path.clone(),
         },
@@ -54,7 +92,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
     if !exists {
         super::orphaned::refuse_if_data_without_current(fs.as_ref(), dir)?;
     }
-    if !exists && !options.create_if_missing {
+    if !exists && (read_only || !options.create_if_missing) {
         return Err(Error::InvalidArgument(format!(
             "no database at {} and create_if_missing is false",
             dir.display()
@@ -137,11 +175,18 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Arc<DbCore>, Vec<Joi
         shutting_down: AtomicBool::new(false),
         stats: Default::default(),
         lock: Mutex::new(Some(lock)),
+        read_only,
         options,
     });
 
     let (max_seq, damaged_log) = core.replay_logs(&logs, min_log)?;
     core.last_sequence.fetch_max(max_seq, Ordering::AcqRel);
+    if read_only {
+        if core.options.paranoid_checks {
+            core.verify_tables()?;
+        }
+        return Ok((core, Vec::new()));
+    }
 
     if let Some(first_damaged) = damaged_log {
         let damaged = logs.iter().copied().filter(|&n| n >= first_damaged);
@@ -283,7 +328,12 @@ impl DbCore {
             .map(|(_, f)| f.largest_seq)
             .max()
             .unwrap_or(0);
-        let mut mem = Arc::new(Memtable::new(0, 0));
+        // Read-only, the replayed writes stay in the active memtable, however large.
+        let mut mem = if self.read_only {
+            Arc::clone(&self.state.lock().mem)
+        } else {
+            Arc::new(Memtable::new(0, 0))
+        };
         let damage = self.walk_logs(logs, min_log, |path, offset, batch| {
             // Decoding checked that the batch's numbers are in range.
             if let Some(end) = batch.last_sequence() {
@@ -293,7 +343,7 @@ impl DbCore {
                 }
                 max_seq = max_seq.max(end);
             }
-            if mem.approximate_bytes() >= self.options.memtable_size {
+            if !self.read_only && mem.approximate_bytes() >= self.options.memtable_size {
                 self.flush_recovered(&mem, max_seq)?;
                 mem = Arc::new(Memtable::new(0, 0));
             }
@@ -308,7 +358,9 @@ impl DbCore {
             }
             None => None,
         };
-        self.flush_recovered(&mem, max_seq)?;
+        if !self.read_only {
+            self.flush_recovered(&mem, max_seq)?;
+        }
         Ok((max_seq, damaged_log))
     }
 

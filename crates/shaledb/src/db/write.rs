@@ -77,6 +77,9 @@ impl DbCore {
     }
 
     fn enqueue(&self, writer: Writer) -> Result<()> {
+        if self.read_only {
+            return Err(Error::OpenedReadOnly);
+        }
         let me = Arc::new(writer);
         let mut queue = self.writers.lock();
         // Checked under the queue's lock: `close` sets the flag, then waits for the

@@ -86,6 +86,15 @@ pub trait FileSystem: Debug + Send + Sync + 'static {
     /// Takes an exclusive lock on `path`, creating it; `ErrorKind::WouldBlock` if another
     /// holder has it.
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+    /// Takes a shared lock on `path`, for a read-only open: any number of shared
+    /// holders, but none while an exclusive [`FileSystem::lock`] is held, and the
+    /// reverse. It creates the file if it can, and where it cannot (a read-only file
+    /// system, no write permission) locks an existing one, or nothing if there is none,
+    /// since no writer can open the database there either. `ErrorKind::WouldBlock` if an
+    /// exclusive holder has it. The default takes the exclusive lock.
+    fn lock_shared(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        self.lock(path)
+    }
     /// Makes the directory's entries (new and renamed names) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }

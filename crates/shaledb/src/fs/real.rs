@@ -108,6 +108,30 @@ struct RealLock {
     path: PathBuf,
 }
 
+/// A shared OS lock on the LOCK file, held by read-only opens. It excludes the
+/// exclusive lock of a writer, in this process too (the locks are on different open
+/// file descriptions).
+struct SharedLock {
+    _file: File,
+}
+
+impl FileLock for SharedLock {}
+
+/// No lock: a read-only file system without a LOCK file, where no writer can open the
+/// database.
+struct NoLock;
+
+impl FileLock for NoLock {}
+
+/// True if `e` says the file cannot be created or written here: a read-only file
+/// system or no write permission.
+fn is_read_only(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
 fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
     static LOCKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
     LOCKED.get_or_init(|| Mutex::new(HashSet::new()))
@@ -211,6 +235,40 @@ impl FileSystem for RealFileSystem {
             _file: file,
             path: canonical,
         }))
+    }
+
+    fn lock_shared(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let created = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path);
+        let file = match created {
+            Ok(file) => file,
+            Err(e) if is_read_only(&e) => match File::open(path) {
+                Ok(file) => file,
+                // No writer can create it here either.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Box::new(NoLock)),
+                Err(e) => return Err(at(path)(e)),
+            },
+            Err(e) => return Err(at(path)(e)),
+        };
+        let canonical = path.canonicalize().map_err(at(path))?;
+        let held = locked_paths()
+            .lock()
+            .map_err(|_| io::Error::other("lock registry poisoned"))?
+            .contains(&canonical);
+        if held {
+            return Err(io::Error::from(io::ErrorKind::WouldBlock));
+        }
+        match file.try_lock_shared() {
+            Ok(()) => Ok(Box::new(SharedLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(io::Error::from(io::ErrorKind::WouldBlock))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(at(path)(e)),
+        }
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
