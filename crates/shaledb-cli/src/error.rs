@@ -67,6 +67,15 @@ pub enum CliError {
         damaged: usize,
     },
 
+    /// `dump` of a table found damaged blocks (and printed the rest).
+    #[error("{} has {damaged} damaged data block(s); the others were printed", path.display())]
+    DamagedTable {
+        /// The table file.
+        path: PathBuf,
+        /// How many blocks could not be read.
+        damaged: usize,
+    },
+
     /// `dump` of a log stopped at a damaged record.
     #[error("{} is damaged at offset {offset}: {reason}", path.display())]
     DamagedLog {

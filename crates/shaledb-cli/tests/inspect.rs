@@ -302,20 +302,45 @@ fn check_fails_on_a_torn_log_and_leaves_it_in_place() {
     shaledb().arg("get").arg(&db).arg("k48").assert().success();
 }
 
+/// Found by an audit: one damaged block made `dump` print nothing but the error.
 #[test]
-fn dump_fails_on_a_corrupt_table() {
+fn dump_of_a_table_with_a_damaged_block_prints_the_rest_and_fails() {
     let _serial = serial();
     let (_dir, db) = table_db();
     corrupt_tables(&db);
     let table = files_ending(&db, ".sst").remove(0);
-    shaledb()
+    let out = shaledb()
         .arg("dump")
+        .arg("--entries")
         .arg(&table)
         .assert()
         .code(1)
         .stderr(predicate::str::starts_with("error: "))
-        .stderr(predicate::str::contains("corruption"))
+        .stderr(predicate::str::contains("1 damaged data block"))
         .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    let text = stdout_of(out.get_output());
+    assert!(text.contains("properties:"), "{text}");
+    let damaged: Vec<&str> = text.lines().filter(|l| l.contains("DAMAGED: ")).collect();
+    assert_eq!(damaged.len(), 1, "{text}");
+    assert!(damaged[0].contains("checksum"), "{}", damaged[0]);
+    // The first block is the damaged one; the entries of the others are all printed.
+    let printed = text.lines().filter(|l| l.contains("\t@")).count();
+    let blocks: Vec<u64> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("data blocks:"))
+        .skip(2)
+        .take_while(|l| !l.starts_with("entries:"))
+        .map(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .expect("entries column")
+                .parse()
+                .expect("a count")
+        })
+        .collect();
+    assert!(blocks.len() > 2, "{text}");
+    assert_eq!(printed as u64, blocks.iter().sum::<u64>(), "{text}");
+    assert!(printed > 1_000, "only {printed} entries printed");
 }
 
 #[test]

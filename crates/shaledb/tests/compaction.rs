@@ -694,6 +694,7 @@ fn table_entries(dir: &std::path::Path) -> (Vec<(Vec<u8>, u64)>, u64) {
     let mut largest_seq = 0;
     for path in sst_paths(dir) {
         let dump = shaledb::tools::dump_table(&path).unwrap();
+        assert!(dump.damaged_blocks().next().is_none());
         for (name, value) in &dump.properties {
             if *name == "largest_seq" {
                 largest_seq = largest_seq.max(*value);

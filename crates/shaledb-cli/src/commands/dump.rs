@@ -1,7 +1,9 @@
 //! `dump`: one table or log file, read on its own in the manner of RocksDB's
 //! `sst_dump` and `ldb dump_wal`.
 //!
-//! A table prints its size, properties and block layout; a log prints its records.
+//! A table prints its size, properties and block layout; a log prints its records. A
+//! damaged block or record is reported where it is found and fails the command once
+//! everything readable has been printed.
 //! Entries are printed with `--entries` or `--limit N`, one per line as
 //! `key<TAB>@sequence<TAB>put|del<TAB>value`.
 
@@ -79,17 +81,27 @@ fn table(path: &Path, codec: Codec, limit: usize, out: &mut dyn Write) -> Result
         "offset", "stored size", "entries"
     )?;
     for b in &dump.blocks {
-        writeln!(
+        write!(
             out,
             "  {:>12} {:>12} {:>8}",
             b.offset, b.stored_size, b.entries
         )?;
+        match &b.damage {
+            Some(e) => writeln!(out, "  DAMAGED: {e}")?,
+            None => writeln!(out)?,
+        }
     }
     writeln!(out, "entries: {}", dump.entries.len())?;
     for e in dump.entries.iter().take(limit) {
         print_entry(out, codec, e)?;
     }
-    Ok(())
+    match dump.damaged_blocks().count() {
+        0 => Ok(()),
+        damaged => Err(CliError::DamagedTable {
+            path: path.to_path_buf(),
+            damaged,
+        }),
+    }
 }
 
 fn log(path: &Path, codec: Codec, limit: usize, out: &mut dyn Write) -> Result<(), CliError> {

@@ -43,18 +43,20 @@ pub struct TableEntry {
 }
 
 /// Where a data block sits and what it holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct BlockInfo {
     /// Offset of the block in the file.
     pub offset: u64,
     /// Stored size, without the 5-byte trailer.
     pub stored_size: u64,
-    /// Entries in the block.
+    /// Entries read from the block (up to the damage, if it is damaged).
     pub entries: u64,
+    /// Why the block could not be read in full, if it could not.
+    pub damage: Option<Error>,
 }
 
 /// What a table file holds.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TableDump {
     /// File size in bytes.
     pub file_size: u64,
@@ -62,11 +64,21 @@ pub struct TableDump {
     pub properties: Vec<(&'static str, u64)>,
     /// The data blocks, in order.
     pub blocks: Vec<BlockInfo>,
-    /// Every entry, in order.
+    /// Every entry of the blocks that read back intact, in order.
     pub entries: Vec<TableEntry>,
 }
 
-/// Reads every block and entry of the table at `path`, verifying checksums.
+impl TableDump {
+    /// The blocks that could not be read in full.
+    pub fn damaged_blocks(&self) -> impl Iterator<Item = &BlockInfo> {
+        self.blocks.iter().filter(|b| b.damage.is_some())
+    }
+}
+
+/// Reads every block and entry of the table at `path`, verifying checksums. A damaged
+/// data block is reported in its [`BlockInfo`] and the blocks after it are still read,
+/// as `sst_dump` goes on past a bad block; a table whose footer, index or properties
+/// cannot be read is an error.
 pub fn dump_table(path: &Path) -> Result<TableDump> {
     let fs = RealFileSystem;
     let file = fs.open(path)?;
@@ -79,42 +91,50 @@ pub fn dump_table(path: &Path) -> Result<TableDump> {
         None,
     )?);
     let mut blocks = Vec::new();
+    let mut entries = Vec::new();
     let mut index = table.index_iter();
     index.seek_to_first();
     while index.valid() {
         let handle = table.decode_handle(index.value())?;
-        let block = table.data_block(handle, false)?;
-        let mut it = crate::table::BlockIter::new(block, Arc::clone(table.path()), handle.offset);
-        it.seek_to_first();
-        let mut n = 0;
-        while it.valid() {
-            n += 1;
-            it.next();
-        }
-        it.status()?;
-        blocks.push(BlockInfo {
+        let mut info = BlockInfo {
             offset: handle.offset,
             stored_size: handle.size,
-            entries: n,
-        });
+            entries: 0,
+            damage: None,
+        };
+        match table.data_block(handle, false) {
+            Ok(block) => {
+                let mut it =
+                    crate::table::BlockIter::new(block, Arc::clone(table.path()), handle.offset);
+                it.seek_to_first();
+                while it.valid() {
+                    let Some(parsed) = parse_internal_key(it.key()) else {
+                        info.damage = Some(Error::corruption(
+                            path,
+                            handle.offset,
+                            "undecodable internal key",
+                        ));
+                        break;
+                    };
+                    entries.push(TableEntry {
+                        key: parsed.user_key.to_vec(),
+                        sequence: parsed.seq,
+                        kind: parsed.kind.into(),
+                        value: it.value().to_vec(),
+                    });
+                    info.entries += 1;
+                    it.next();
+                }
+                if let Err(e) = it.status() {
+                    info.damage.get_or_insert(e);
+                }
+            }
+            Err(e) => info.damage = Some(e),
+        }
+        blocks.push(info);
         index.next();
     }
     index.status()?;
-    let mut entries = Vec::new();
-    let mut it = table.iter();
-    it.seek_to_first();
-    while it.valid() {
-        let parsed = parse_internal_key(it.key())
-            .ok_or_else(|| Error::corruption(path, 0, "undecodable internal key"))?;
-        entries.push(TableEntry {
-            key: parsed.user_key.to_vec(),
-            sequence: parsed.seq,
-            kind: parsed.kind.into(),
-            value: it.value().to_vec(),
-        });
-        it.next();
-    }
-    it.status()?;
     Ok(TableDump {
         file_size,
         properties: table.properties().to_pairs(),
