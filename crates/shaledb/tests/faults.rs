@@ -606,3 +606,39 @@ fn damaged_logs_reach_lost_even_when_renames_fail() {
     assert!(survived > 0 && survived < 200, "{survived} batches");
     db.close().unwrap();
 }
+
+/// Found by review: a flush or compaction that panicked killed its worker thread and
+/// left its work marked as running, so no flush or compaction ever ran again and
+/// writers (and `Db::flush`) waited for good. The panic now makes the database
+/// read-only, as a failed flush does.
+#[test]
+fn a_panic_in_a_background_flush_makes_the_database_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultInjectionFs::new();
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    fill(&db, 0, 10);
+    // The flush stalls before its table; then its first append panics.
+    fs.hold_tables(true);
+    let (done, finished) = std::sync::mpsc::channel();
+    let flusher = db.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(flusher.flush());
+    });
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    fs.fail(FaultKind::PanicOnWrite, 0, 1);
+    fs.hold_tables(false);
+    let flushed = finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("flush waited for good for a worker that had panicked");
+    let err = flushed.expect_err("the flush panicked, yet flush returned Ok");
+    assert!(matches!(err, shaledb::Error::ReadOnly(_)), "{err}");
+    fs.clear_faults();
+    assert!(
+        db.write(batch(10)).is_err(),
+        "a write after the panic succeeded"
+    );
+    db.close().unwrap();
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    assert!(check_prefix(&db, 10, 10) >= 10);
+    db.close().unwrap();
+}

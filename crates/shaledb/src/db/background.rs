@@ -49,6 +49,21 @@ pub(crate) fn spawn_workers(core: &Arc<DbCore>) -> Result<Vec<JoinHandle<()>>> {
     Ok(workers)
 }
 
+/// Runs background work, turning a panic in it (a bug, or a file system that panics)
+/// into an error, which makes the database read-only as any failed flush or compaction
+/// does. A worker that died instead would leave its work marked as running for good:
+/// no compaction would start again, and writers would wait at the stop trigger forever.
+fn catching_panics(what: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::Internal(format!("{what} panicked: {message}")))
+    })
+}
+
 fn worker_loop(core: &DbCore) {
     let mut state = core.state.lock();
     loop {
@@ -68,7 +83,7 @@ fn worker_loop(core: &DbCore) {
         if !state.flush_running && !state.imms.is_empty() {
             state.flush_running = true;
             drop(state);
-            let result = core.flush_oldest();
+            let result = catching_panics("a flush", || core.flush_oldest());
             state = core.state.lock();
             state.flush_running = false;
             if let Err(e) = result {
@@ -92,7 +107,7 @@ fn worker_loop(core: &DbCore) {
                 state.running.register(&c);
                 state.compactions_running += 1;
                 drop(state);
-                let result = core.run_compaction(&c);
+                let result = catching_panics("a compaction", || core.run_compaction(&c));
                 state = core.state.lock();
                 core.conclude_compaction(&mut state, c, &result);
                 state.compactions_running -= 1;
@@ -175,7 +190,7 @@ impl DbCore {
             return Err(Error::Closed);
         }
         self.state.lock().running.register(&c);
-        let result = self.run_compaction(&c);
+        let result = catching_panics("a manual compaction", || self.run_compaction(&c));
         self.conclude_compaction(&mut self.state.lock(), c, &result);
         result
     }
