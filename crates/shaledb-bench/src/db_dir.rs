@@ -58,9 +58,13 @@ pub(crate) fn prepare_fresh(dir: &Path) -> Result<(), BenchError> {
             if !made_here {
                 return Err(BenchError::ForeignDirectory(dir.to_path_buf()));
             }
-            // Held while the directory goes, so no engine opens it meanwhile.
-            let _lock = lock_database(dir)?;
-            fs::remove_dir_all(dir).map_err(gone)?;
+            // Moved aside while the lock is held, so no engine can open the database
+            // under its name between the lock and the deletion, then deleted.
+            let lock = lock_database(dir)?;
+            let aside = aside_name(dir);
+            fs::rename(dir, &aside).map_err(gone)?;
+            drop(lock);
+            fs::remove_dir_all(&aside).map_err(gone)?;
         }
         Ok(meta) if meta.is_dir() => fs::remove_dir(dir).map_err(gone)?,
         // A file or a symbolic link: the name is taken by something the harness did not
@@ -74,10 +78,17 @@ pub(crate) fn prepare_fresh(dir: &Path) -> Result<(), BenchError> {
         .map_err(|e| BenchError::io(format!("cannot create {}", marker(dir).display()), e))
 }
 
-/// Takes the lock an engine holds on its open database (`LOCK`, locked with
-/// `flock`, as ShaleDB and LevelDB-style engines name it), if the file is there: a
-/// database another process has open is never deleted under it. An engine that locks
-/// another way is not detected here; its own open of the next database fails instead.
+/// A name beside `dir` for it to wait under until it is deleted.
+fn aside_name(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".deleting-{}", std::process::id()));
+    dir.with_file_name(name)
+}
+
+/// Takes the lock an engine holds on its open database (`LOCK`, locked with `flock`,
+/// as ShaleDB and rusty-leveldb lock it), if the file is there: a database another
+/// process has open is never deleted under it. An engine that locks another way
+/// (RocksDB's `fcntl` locks, or no `LOCK` file at all) is not detected here.
 fn lock_database(dir: &Path) -> Result<Option<fs::File>, BenchError> {
     let path = dir.join("LOCK");
     let file = match fs::OpenOptions::new().read(true).write(true).open(&path) {

@@ -180,3 +180,24 @@ fn a_damaged_log_is_read_as_the_recovery_mode_says_and_left_in_place() {
         "the damaged log was moved or changed"
     );
 }
+
+/// Found by review: a read-only open of a database copied without its LOCK file
+/// created one.
+#[test]
+fn a_read_only_open_of_a_database_without_its_lock_file_creates_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = build(dir.path());
+    std::fs::remove_file(dir.path().join("LOCK")).unwrap();
+    let before = listing(dir.path());
+    let db = Db::open_read_only(
+        dir.path(),
+        Options {
+            error_if_exists: true,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(db.iter().count(), model.len());
+    db.close().unwrap();
+    assert_eq!(listing(dir.path()), before);
+}

@@ -307,9 +307,11 @@ impl Db {
     ///
     /// It takes a shared lock: any number of read-only opens may share the database,
     /// but not with a read-write open, which fails with [`Error::Locked`] meanwhile
-    /// (and the reverse). On a read-only file system, or without write permission, it
-    /// locks the `LOCK` file if there is one and reads without a lock if not. Fails if
-    /// there is no database in `dir` (`create_if_missing` does not apply).
+    /// (and the reverse). It opens the `LOCK` file for reading only, so it works on a
+    /// read-only file system and without write permission, and never creates it: a
+    /// database without one (a copy that left it out) is read without a lock. Fails if
+    /// there is no database in `dir` (`create_if_missing` and `error_if_exists` do not
+    /// apply).
     pub fn open_read_only(dir: impl AsRef<Path>, options: Options) -> Result<Db> {
         Ok(Self::from_open(open::open(
             dir.as_ref(),

@@ -83,7 +83,7 @@ pub(crate) fn open(
         _ => Error::Io(e),
     })?;
     let exists = fs.exists(&filename::current_path(dir));
-    if exists && options.error_if_exists {
+    if exists && options.error_if_exists && !read_only {
         return Err(Error::InvalidArgument(format!(
             "a database already exists at {}",
             dir.display()

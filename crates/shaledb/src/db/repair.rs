@@ -13,10 +13,10 @@
 //!    listed table missing or damaged), those files are used as below: they may hold
 //!    the only copy of some data.
 //! 1. Every other table is read in full. An intact table is kept as it is. A damaged one
-//!    has its readable entries (those before the first damage) copied to a new table,
-//!    and the original is moved to `lost/`.
-//! 2. Every other log is replayed up to its first damaged record into new tables, then
-//!    moved to `lost/`.
+//!    has the entries of its intact data blocks copied to new tables (a damaged block
+//!    costs its own entries only), and the original is moved to `lost/`.
+//! 2. Every other log is replayed into new tables, reading on past damage from the next
+//!    record that starts after it, then moved to `lost/`.
 //! 3. A new manifest lists every table in level 0; old manifests move to `lost/`.
 //! 4. The database is opened and fully compacted, which orders every key's versions by
 //!    sequence number whatever the tables' origins, and leaves a normal tree.

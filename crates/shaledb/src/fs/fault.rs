@@ -405,6 +405,10 @@ impl FileSystem for FaultInjectionFs {
         RealFileSystem.lock(path)
     }
 
+    fn lock_shared(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        RealFileSystem.lock_shared(path)
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         self.check(FaultKind::Sync)?;
         RealFileSystem.sync_dir(dir)?;

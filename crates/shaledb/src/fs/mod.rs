@@ -88,9 +88,9 @@ pub trait FileSystem: Debug + Send + Sync + 'static {
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
     /// Takes a shared lock on `path`, for a read-only open: any number of shared
     /// holders, but none while an exclusive [`FileSystem::lock`] is held, and the
-    /// reverse. It creates the file if it can, and where it cannot (a read-only file
-    /// system, no write permission) locks an existing one, or nothing if there is none,
-    /// since no writer can open the database there either. `ErrorKind::WouldBlock` if an
+    /// reverse. The file is opened for reading only, so this works on a read-only file
+    /// system and without write permission; it is never created, and where it is
+    /// missing (every writer creates it) nothing is locked. `ErrorKind::WouldBlock` if an
     /// exclusive holder has it. The default takes the exclusive lock.
     fn lock_shared(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         self.lock(path)

@@ -117,20 +117,10 @@ struct SharedLock {
 
 impl FileLock for SharedLock {}
 
-/// No lock: a read-only file system without a LOCK file, where no writer can open the
-/// database.
+/// No lock: there is no LOCK file to lock (see [`FileSystem::lock_shared`]).
 struct NoLock;
 
 impl FileLock for NoLock {}
-
-/// True if `e` says the file cannot be created or written here: a read-only file
-/// system or no write permission.
-fn is_read_only(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-    )
-}
 
 fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
     static LOCKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
@@ -238,20 +228,9 @@ impl FileSystem for RealFileSystem {
     }
 
     fn lock_shared(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
-        let created = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path);
-        let file = match created {
+        let file = match File::open(path) {
             Ok(file) => file,
-            Err(e) if is_read_only(&e) => match File::open(path) {
-                Ok(file) => file,
-                // No writer can create it here either.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Box::new(NoLock)),
-                Err(e) => return Err(at(path)(e)),
-            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Box::new(NoLock)),
             Err(e) => return Err(at(path)(e)),
         };
         let canonical = path.canonicalize().map_err(at(path))?;

@@ -43,7 +43,7 @@ pub struct TableEntry {
 }
 
 /// Where a data block sits and what it holds.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockInfo {
     /// Offset of the block in the file.
     pub offset: u64,
@@ -52,11 +52,11 @@ pub struct BlockInfo {
     /// Entries read from the block (up to the damage, if it is damaged).
     pub entries: u64,
     /// Why the block could not be read in full, if it could not.
-    pub damage: Option<Error>,
+    pub damage: Option<String>,
 }
 
 /// What a table file holds.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TableDump {
     /// File size in bytes.
     pub file_size: u64,
@@ -109,11 +109,8 @@ pub fn dump_table(path: &Path) -> Result<TableDump> {
                 it.seek_to_first();
                 while it.valid() {
                     let Some(parsed) = parse_internal_key(it.key()) else {
-                        info.damage = Some(Error::corruption(
-                            path,
-                            handle.offset,
-                            "undecodable internal key",
-                        ));
+                        let e = Error::corruption(path, handle.offset, "undecodable internal key");
+                        info.damage = Some(e.to_string());
                         break;
                     };
                     entries.push(TableEntry {
@@ -126,10 +123,10 @@ pub fn dump_table(path: &Path) -> Result<TableDump> {
                     it.next();
                 }
                 if let Err(e) = it.status() {
-                    info.damage.get_or_insert(e);
+                    info.damage.get_or_insert(e.to_string());
                 }
             }
-            Err(e) => info.damage = Some(e),
+            Err(e) => info.damage = Some(e.to_string()),
         }
         blocks.push(info);
         index.next();

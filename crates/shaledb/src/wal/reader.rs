@@ -5,7 +5,8 @@
 //! and tells a truncated tail (the log simply ends early, as after a torn write) from
 //! corrupt bytes (present but wrong). A length field damaged to point past the end of
 //! the log would look truncated; the reader checks whether some shorter length makes
-//! the checksum match and reports that as corruption.
+//! the checksum match and reports that as corruption. Recovery stops there; repair
+//! reads on with [`LogReader::resync`].
 
 use super::{fragment_crc, FragmentType, BLOCK_SIZE, HEADER_SIZE};
 
@@ -25,7 +26,8 @@ pub(crate) enum ReadOutcome {
     Record { offset: u64, data: Vec<u8> },
     /// The log ends cleanly here.
     Eof,
-    /// A fragment at `offset` is torn or corrupt; nothing after it is returned.
+    /// A fragment at `offset` is torn or corrupt; nothing after it is returned unless
+    /// [`LogReader::resync`] is called.
     Damaged {
         offset: u64,
         damage: Damage,
@@ -43,6 +45,11 @@ pub(crate) struct LogReader<'a> {
     /// After [`LogReader::resync`]: fragments that end a record begun before the
     /// resync point are skipped until a record starts.
     resyncing: bool,
+    /// Where the fragment being read starts.
+    fragment_start: usize,
+    /// Set when the damage is an intact fragment out of sequence: where reading can
+    /// resume (at it if it starts a record, after it otherwise).
+    restart_at: Option<usize>,
 }
 
 impl<'a> LogReader<'a> {
@@ -53,17 +60,25 @@ impl<'a> LogReader<'a> {
             record_end: 0,
             failed: false,
             resyncing: false,
+            fragment_start: 0,
+            restart_at: None,
         }
     }
 
-    /// After [`ReadOutcome::Damaged`], moves on to the next block and reads on from the
-    /// first record that starts there or later (the rest of a record begun before is
-    /// skipped), as LevelDB's reader does when it reports damage and goes on. Records
+    /// After [`ReadOutcome::Damaged`], moves on to the block after the damaged fragment
+    /// and reads on from the first record that starts there or later (the rest of a
+    /// record begun before is skipped), as LevelDB's reader does when it reports damage
+    /// and goes on. When the damage is an intact fragment out of sequence, reading
+    /// resumes at it if it starts a record (the one before was cut short), or just
+    /// after it if it continues one whose start was lost. Records
     /// after damage may depend on the ones lost in it, so only repair reads on; recovery
     /// stops at the damage.
     pub(crate) fn resync(&mut self) {
         if self.failed {
-            self.pos = (self.pos / BLOCK_SIZE + 1) * BLOCK_SIZE;
+            self.pos = match self.restart_at.take() {
+                Some(start) => start,
+                None => (self.fragment_start / BLOCK_SIZE + 1) * BLOCK_SIZE,
+            };
             self.failed = false;
             self.resyncing = true;
         }
@@ -88,6 +103,7 @@ impl<'a> LogReader<'a> {
                 self.pos += block_left;
             }
             let frag_start = self.pos;
+            self.fragment_start = frag_start;
             let remaining = self.buf.len().saturating_sub(self.pos);
             if remaining == 0 {
                 return match record_start {
@@ -184,7 +200,16 @@ impl<'a> LogReader<'a> {
                         data: record,
                     };
                 }
-                _ => return self.damaged(frag_start, Damage::Corrupt, "fragment out of sequence"),
+                _ => {
+                    // The fragment itself is intact. A record start ends the one cut
+                    // short before it and can be read from there; an orphaned middle
+                    // or end is passed over.
+                    self.restart_at = Some(match kind {
+                        FragmentType::Full | FragmentType::First => frag_start,
+                        FragmentType::Middle | FragmentType::Last => self.pos,
+                    });
+                    return self.damaged(frag_start, Damage::Corrupt, "fragment out of sequence");
+                }
             }
         }
     }

@@ -295,3 +295,30 @@ fn resync_after_damage_reads_on_from_the_next_record_that_starts_in_a_later_bloc
     assert_eq!(count, 1);
     assert!(read.len() < 3);
 }
+
+/// Found by review: a resync after an intact fragment out of sequence skipped the whole
+/// block after it. Such a fragment carries a valid checksum with the wrong type, as a
+/// block left from a file's older contents would.
+#[test]
+fn resync_after_a_fragment_out_of_sequence_keeps_the_records_beside_it() {
+    // A record spanning three blocks, then small ones.
+    let mut records = vec![vec![9u8; 2 * BLOCK_SIZE + 100]];
+    records.extend((0..50u8).map(|i| vec![i; 200]));
+    let buf = write_log(&records);
+    // Turn the big record's middle fragment (the second block) into a last one, with a
+    // valid checksum: the record "ends" early and its real last fragment, in the third
+    // block before the small records, is out of sequence.
+    let mut damaged = buf.clone();
+    let header = BLOCK_SIZE;
+    damaged[header + 6] = FragmentType::Last as u8;
+    let crc = fragment_crc(
+        FragmentType::Last as u8,
+        &damaged[header + HEADER_SIZE..2 * BLOCK_SIZE],
+    );
+    damaged[header..header + 4].copy_from_slice(&crc.to_le_bytes());
+    let (read, count) = read_past_damage(&damaged);
+    assert!(count >= 1);
+    // The big record comes back wrong-sized, or not at all; every small one comes back.
+    let small: Vec<_> = read.iter().filter(|r| r.len() == 200).cloned().collect();
+    assert_eq!(small, records[1..], "small records lost");
+}

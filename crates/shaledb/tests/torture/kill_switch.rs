@@ -141,6 +141,10 @@ impl FileSystem for KillSwitch {
         RealFileSystem.lock(path)
     }
 
+    fn lock_shared(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        RealFileSystem.lock_shared(path)
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         self.0.tick("sync", dir);
         RealFileSystem.sync_dir(dir)
