@@ -91,7 +91,11 @@ pub struct Options {
     /// same either way: an acknowledged write survives a process crash, and a synced
     /// one a power loss. Default true; false always uses `write(2)`.
     pub wal_mmap: bool,
-    /// How many table files are kept open at once. Default 1000.
+    /// How many table files the table cache keeps open (less 10 for logs, the manifest
+    /// and the lock). A compaction reads at most that many level-0 tables at once (and
+    /// at most 64), merging a larger level 0 in batches first; an iterator opens every
+    /// level-0 table it reads, and the tables it holds stay open while it lives.
+    /// Default 1000.
     pub max_open_files: usize,
     /// Background threads for flushes and compactions. Default 2; from 1 to 256.
     pub max_background_jobs: usize,

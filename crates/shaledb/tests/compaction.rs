@@ -764,3 +764,83 @@ fn the_bottommost_level_stores_sequence_zero_for_values_every_snapshot_sees() {
         );
     }
 }
+
+/// Level 0 larger than one merge may take (a table cache of 6) goes down in batches:
+/// first merged into itself, oldest tables first, then down. Overwrites, deletes and a
+/// snapshot taken halfway must all read the same after it, through a bounded manual
+/// compaction and through automatic compactions after a reopen, in both styles.
+#[test]
+fn a_level0_merged_in_batches_keeps_every_version_readers_see() {
+    use rand::Rng;
+    for style in [CompactionStyle::Leveled, CompactionStyle::Tiered] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            max_open_files: 16,
+            disable_auto_compactions: true,
+            ..small(style)
+        };
+        let db = Db::open(dir.path(), options.clone()).unwrap();
+        let mut rng = common::rng("a_level0_merged_in_batches", 0x5EED_0B47);
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut snapshot = None;
+        for op in 0..3_000u64 {
+            let k = key(rng.random_range(0..400));
+            if rng.random_bool(0.25) {
+                db.delete(&k).unwrap();
+                model.remove(&k);
+            } else {
+                let v = value(op, rng.random_range(0..3));
+                db.put(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+            if op % 75 == 74 {
+                db.flush().unwrap();
+            }
+            if op == 1_500 {
+                snapshot = Some((db.snapshot(), model.clone()));
+            }
+        }
+        db.flush().unwrap();
+        assert!(num(&db, "shaledb.num-files-at-level0") >= 30);
+        let (snap, at_snap) = snapshot.unwrap();
+        let read =
+            |it: shaledb::Iter| -> BTreeMap<Vec<u8>, Vec<u8>> { it.map(|r| r.unwrap()).collect() };
+        db.compact_range(key(100)..key(300)).unwrap();
+        assert!(num(&db, "shaledb.num-files-at-level0") <= 6, "{style:?}");
+        assert_eq!(read(db.iter()), model, "{style:?}: after compact_range");
+        assert_eq!(read(snap.iter()), at_snap, "{style:?}: the snapshot");
+        drop(snap);
+        db.close().unwrap();
+
+        // More level-0 tables, then automatic compactions take over.
+        let db = Db::open(dir.path(), options.clone()).unwrap();
+        for op in 0..1_500u64 {
+            let k = key(rng.random_range(0..400));
+            let v = value(op, 7);
+            db.put(&k, &v).unwrap();
+            model.insert(k, v);
+            if op % 75 == 74 {
+                db.flush().unwrap();
+            }
+        }
+        db.close().unwrap();
+        let db = Db::open(
+            dir.path(),
+            Options {
+                disable_auto_compactions: false,
+                ..options
+            },
+        )
+        .unwrap();
+        db.wait_for_compactions().unwrap();
+        assert!(num(&db, "shaledb.num-files-at-level0") <= 6, "{style:?}");
+        assert_eq!(
+            read(db.iter()),
+            model,
+            "{style:?}: after automatic compactions"
+        );
+        for k in model.keys().step_by(7) {
+            assert_eq!(db.get(k).unwrap().as_ref(), model.get(k), "{style:?}");
+        }
+    }
+}

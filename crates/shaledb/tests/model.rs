@@ -108,6 +108,29 @@ fn tiered_small() -> Options {
     }
 }
 
+/// Few open files (a table cache of 6) under a level-0 trigger above that: level 0 goes
+/// down 6 tables at a time, and after reopens that find more, it is first merged into
+/// itself in batches of 6 (`compaction::level0_batch`).
+fn leveled_few_open_files() -> Options {
+    Options {
+        max_open_files: 16,
+        level0_compaction_trigger: 8,
+        level0_slowdown_writes_trigger: 12,
+        level0_stop_writes_trigger: 16,
+        ..leveled_small_levels()
+    }
+}
+
+#[test]
+fn model_leveled_few_open_files() {
+    run(Config {
+        name: "model_leveled_few_open_files",
+        seed: 0x5EED_0009,
+        ops: DEFAULT_OPS,
+        options: leveled_few_open_files,
+    });
+}
+
 #[test]
 fn model_leveled_small_levels() {
     run(Config {

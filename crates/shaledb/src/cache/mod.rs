@@ -9,7 +9,7 @@ use std::sync::Arc;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
-pub(crate) use table_cache::TableCache;
+pub(crate) use table_cache::{table_cache_capacity, TableCache};
 
 use crate::table::Block;
 

@@ -10,6 +10,12 @@ use crate::error::Result;
 use crate::fs::FileSystem;
 use crate::table::TableReader;
 
+/// How many tables the cache keeps open for a `max_open_files`: a few descriptors are
+/// left for logs, the manifest and the lock.
+pub(crate) fn table_cache_capacity(max_open_files: usize) -> usize {
+    max_open_files.saturating_sub(10).max(6)
+}
+
 /// Opens tables on demand and keeps the most recently used ones open.
 pub(crate) struct TableCache {
     dir: PathBuf,
@@ -29,8 +35,7 @@ impl TableCache {
             dir: dir.to_path_buf(),
             fs,
             block_cache,
-            // Keep a few descriptors for logs, the manifest and the lock.
-            tables: Cache::new(max_open_files.saturating_sub(10).max(6)),
+            tables: Cache::new(table_cache_capacity(max_open_files)),
         }
     }
 

@@ -16,7 +16,41 @@ pub(crate) mod tiered;
 
 use std::sync::Arc;
 
+use crate::options::Options;
 use crate::version::{FileMeta, Version};
+
+/// The most level-0 tables one merge reads, whatever the table cache's size.
+const MAX_LEVEL0_MERGE: usize = 64;
+
+/// The most level-0 tables one merge takes. A merge holds each level-0 input open at
+/// once (a deeper level's tables it opens one at a time), on top of the tables the
+/// table cache keeps open, so a merge of every table of a level 0 that has grown large
+/// (a bulk load with compactions off, say) would run out of file descriptors. Past
+/// this many, level 0 is first merged into itself in batches ([`level0_batch`]).
+pub(crate) fn level0_merge_limit(opts: &Options) -> usize {
+    crate::cache::table_cache_capacity(opts.max_open_files).min(MAX_LEVEL0_MERGE)
+}
+
+/// When level 0 holds more tables than one merge may take: a merge of its oldest
+/// [`level0_merge_limit`] tables into one level-0 table (one run, so one table however
+/// large), which keeps level 0 ordered newest first. Each such merge leaves that many
+/// tables one fewer, so a few rounds bring level 0 within the limit. Not after an
+/// interrupted repair, when level-0 sequence ranges overlap and level 0 only goes down
+/// whole.
+pub(crate) fn level0_batch(version: &Arc<Version>, opts: &Options) -> Option<Compaction> {
+    let level0 = version.files(0);
+    let limit = level0_merge_limit(opts);
+    if level0.len() <= limit || version.level0_seqs_overlap() {
+        return None;
+    }
+    let oldest = level0[level0.len() - limit..].to_vec();
+    Some(Compaction::new(
+        Arc::clone(version),
+        vec![(0, oldest)],
+        0,
+        u64::MAX,
+    ))
+}
 
 /// One unit of compaction work.
 #[derive(Debug, Clone)]

@@ -91,7 +91,12 @@ pub(crate) fn level_scores(version: &Version, opts: &Options, running: &Running)
                 .iter()
                 .filter(|f| !running.files.contains(&f.number));
             if level == 0 {
-                return idle.count() as f64 / opts.level0_compaction_trigger as f64;
+                // Never more than one merge may take: a trigger above that would merge
+                // level 0 into itself in batches (see `level0_batch`) and never down.
+                let trigger = opts
+                    .level0_compaction_trigger
+                    .min(super::level0_merge_limit(opts));
+                return idle.count() as f64 / trigger as f64;
             }
             let bytes: u64 = idle.map(|f| f.file_size).sum();
             if bytes == 0 {
@@ -140,6 +145,9 @@ fn pick_level0(
     // none while another level-0 compaction runs.
     if l0.is_empty() || l0.iter().any(|f| running.files.contains(&f.number)) {
         return None;
+    }
+    if let Some(batch) = super::level0_batch(version, opts) {
+        return (!running.conflicts(&batch)).then_some(batch);
     }
     let (smallest, largest) = super::user_key_range(l0.iter());
     let next = version.overlapping(base_level, Some(&smallest), Some(&largest));

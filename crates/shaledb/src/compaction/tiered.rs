@@ -80,6 +80,14 @@ pub(crate) fn pick(
         let c = compaction_for(version, &runs, 0, level0 - 1, opts);
         return (!running.conflicts(&c)).then_some(c);
     }
+    // Level 0 past what one merge may read goes down in batches first; no window
+    // takes more of its runs than that.
+    if let Some(batch) = super::level0_batch(version, opts) {
+        if !running.conflicts(&batch) {
+            return Some(batch);
+        }
+    }
+    let limit = super::level0_merge_limit(opts);
     let free = runs.iter().filter(|r| !r.held).count();
     if free < opts.effective_tiered_run_trigger() {
         return None;
@@ -91,6 +99,7 @@ pub(crate) fn pick(
         .collect();
     windows
         .into_iter()
+        .filter(|&(start, end)| runs[start..=end].iter().filter(|r| r.level == 0).count() <= limit)
         .map(|(start, end)| compaction_for(version, &runs, start, end, opts))
         .find(|c| !running.conflicts(c))
 }

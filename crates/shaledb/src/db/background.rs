@@ -153,6 +153,14 @@ impl DbCore {
     /// keys, its tables are rewritten in place, so garbage that sat there for an old
     /// snapshot goes away too.
     fn compact_range_inner(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Result<()> {
+        // A level 0 too large to merge at once goes down in batches first.
+        loop {
+            let version = self.versions.lock().current();
+            match crate::compaction::level0_batch(&version, &self.options) {
+                Some(batch) => self.run_manual(batch)?,
+                None => break,
+            }
+        }
         let bounded = lo.is_some() || hi.is_some();
         let target = self.options.target_file_size;
         if bounded {
