@@ -38,6 +38,12 @@ fn peak_extra_fds(work: impl FnOnce()) -> usize {
     peak.load(Ordering::Relaxed).saturating_sub(before)
 }
 
+fn level0(db: &Db) -> u64 {
+    db.property("shaledb.num-files-at-level0")
+        .and_then(|n| n.parse().ok())
+        .expect("level-0 file count")
+}
+
 /// A bulk load with compactions off: one level-0 table per flush.
 fn bulk_load(dir: &std::path::Path, options: &Options, tables: u32) {
     let db = Db::open(dir, options.clone()).expect("open");
@@ -88,13 +94,10 @@ fn compacting_a_large_level0_keeps_within_max_open_files() {
                 extra <= 16,
                 "{style:?}, manual {manual}: compaction held {extra} more descriptors open"
             );
-            let level0: u64 = db
-                .property("shaledb.num-files-at-level0")
-                .and_then(|n| n.parse().ok())
-                .expect("level-0 file count");
+            let left = level0(&db);
             assert!(
-                level0 <= 10,
-                "{style:?}, manual {manual}: {level0} level-0 tables left"
+                left <= 10,
+                "{style:?}, manual {manual}: {left} level-0 tables left"
             );
             assert_eq!(db.iter().count(), 150 * 20, "{style:?}, manual {manual}");
             db.close().expect("close");
@@ -123,33 +126,18 @@ fn live_data_size_keeps_within_max_open_files() {
         }
         db.flush().expect("flush");
     }
-    let tables: u64 = db
-        .property("shaledb.num-files-at-level0")
-        .and_then(|n| n.parse().ok())
-        .expect("level-0 file count");
+    let tables = level0(&db);
     assert!(tables >= 200, "{tables} tables");
 
-    let before = open_fds();
-    let peak = Arc::new(AtomicUsize::new(before));
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (peak, stop) = (Arc::clone(&peak), Arc::clone(&stop));
-        thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                peak.fetch_max(open_fds(), Ordering::Relaxed);
-            }
-        })
-    };
-    for _ in 0..20 {
-        let live: u64 = db
-            .property("shaledb.live-data-size")
-            .and_then(|n| n.parse().ok())
-            .expect("live data size");
-        assert!(live > 0);
-    }
-    stop.store(true, Ordering::Relaxed);
-    watcher.join().expect("watcher");
-    let extra = peak.load(Ordering::Relaxed).saturating_sub(before);
+    let extra = peak_extra_fds(|| {
+        for _ in 0..20 {
+            let live: u64 = db
+                .property("shaledb.live-data-size")
+                .and_then(|n| n.parse().ok())
+                .expect("live data size");
+            assert!(live > 0);
+        }
+    });
     assert!(
         extra <= 16,
         "the property held {extra} more descriptors open"
