@@ -250,6 +250,13 @@ impl DbHandle {
             while state.manual_running {
                 self.core.done_cv.wait(&mut state);
             }
+            // Tables a reader still held when their compaction ended are deleted once
+            // it lets go, by a background thread, and those threads have stopped: what
+            // has been let go since goes now, as RocksDB's close purges, rather than
+            // waiting for the next open.
+            if !self.core.read_only {
+                self.core.delete_obsolete_files(&state);
+            }
         }
         // Hand everything written to the OS and close the log here, not when the last
         // snapshot or iterator lets go of the engine: a memory-mapped log is cut to its
