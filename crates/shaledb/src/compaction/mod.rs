@@ -31,22 +31,32 @@ pub(crate) fn level0_merge_limit(opts: &Options) -> usize {
     crate::cache::table_cache_capacity(opts.max_open_files).min(MAX_LEVEL0_MERGE)
 }
 
-/// When level 0 holds more tables than one merge may take: a merge of its oldest
-/// [`level0_merge_limit`] tables into one level-0 table (one run, so one table however
-/// large), which keeps level 0 ordered newest first. Each such merge leaves that many
-/// tables one fewer, so a few rounds bring level 0 within the limit. Not after an
-/// interrupted repair, when level-0 sequence ranges overlap and level 0 only goes down
-/// whole.
+/// When level 0 holds more tables than one merge may take: a merge of
+/// [`level0_merge_limit`] adjacent level-0 tables into one level-0 table (one run, so
+/// one table however large). Its sequence range lies within theirs, so level 0 stays
+/// ordered newest first. Each merge leaves level 0 that many tables less one. The
+/// adjacent tables holding the fewest bytes go first (the oldest on a tie), so a batch's
+/// output is merged again only with others of its size: each byte is rewritten about
+/// log(n) / log(limit) times, where always taking the oldest would take the growing
+/// output into every batch. Not after an interrupted repair, when level-0 sequence
+/// ranges overlap and level 0 only goes down whole.
 pub(crate) fn level0_batch(version: &Arc<Version>, opts: &Options) -> Option<Compaction> {
     let level0 = version.files(0);
     let limit = level0_merge_limit(opts);
     if level0.len() <= limit || version.level0_seqs_overlap() {
         return None;
     }
-    let oldest = level0[level0.len() - limit..].to_vec();
+    let bytes = |start: usize| -> u64 {
+        level0[start..start + limit]
+            .iter()
+            .map(|f| f.file_size)
+            .sum()
+    };
+    // `min_by_key` keeps the first of equals, and level 0 is newest first.
+    let start = (0..=level0.len() - limit).rev().min_by_key(|&s| bytes(s))?;
     Some(Compaction::new(
         Arc::clone(version),
-        vec![(0, oldest)],
+        vec![(0, level0[start..start + limit].to_vec())],
         0,
         u64::MAX,
     ))
@@ -218,5 +228,39 @@ pub(crate) mod tests {
         // The last level is always bottommost; level 0 never is.
         assert!(compaction(3, vec![file(2, "m", "p", 100)], 3).is_bottommost());
         assert!(!compaction(0, vec![file(4, "x", "y", 100)], 0).is_bottommost());
+    }
+
+    #[test]
+    fn level0_batches_take_the_smallest_adjacent_tables_the_oldest_on_a_tie() {
+        let opts = Options {
+            max_open_files: 16,
+            ..Options::default()
+        };
+        let limit = level0_merge_limit(&opts);
+        assert_eq!(limit, 6);
+        let level0 = |sizes: &[u64]| {
+            let mut v = Version::empty(4);
+            // Newest first: the highest numbers (and sequence numbers) come first.
+            let n = sizes.len() as u64;
+            for (i, &size) in sizes.iter().enumerate() {
+                v.levels[0].push(file(n - i as u64, "a", "z", size));
+            }
+            Arc::new(v)
+        };
+        let batch = |v: &Arc<Version>| -> Vec<u64> {
+            level0_batch(v, &opts).map_or_else(Vec::new, |c| {
+                assert_eq!(c.output_level, 0);
+                c.inputs[0].1.iter().map(|f| f.number).collect()
+            })
+        };
+        // Within the limit: nothing to do.
+        assert!(batch(&level0(&[10; 6])).is_empty());
+        // All equal: the oldest six.
+        assert_eq!(batch(&level0(&[10; 9])), vec![6, 5, 4, 3, 2, 1]);
+        // A large output of an earlier batch at the bottom is left out.
+        assert_eq!(
+            batch(&level0(&[10, 10, 10, 10, 10, 10, 10, 1_000])),
+            vec![7, 6, 5, 4, 3, 2]
+        );
     }
 }

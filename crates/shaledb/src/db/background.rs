@@ -28,7 +28,19 @@ pub(crate) fn spawn_workers(core: &Arc<DbCore>) -> Result<Vec<JoinHandle<()>>> {
         let worker = Arc::clone(core);
         let spawned = std::thread::Builder::new()
             .name(format!("shaledb-bg-{i}"))
-            .spawn(move || worker_loop(&worker));
+            .spawn(move || {
+                // Flushes and compactions catch their own panics and go on; a panic
+                // anywhere else in the loop (picking, installing, purging) ends the
+                // worker, and the database turns read-only rather than waiting on
+                // work that would never be done.
+                let ended = catching_panics("a background thread", || {
+                    worker_loop(&worker);
+                    Ok(())
+                });
+                if let Err(e) = ended {
+                    worker.set_bg_error(e);
+                }
+            });
         match spawned {
             Ok(handle) => workers.push(handle),
             Err(e) => {

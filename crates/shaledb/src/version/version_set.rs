@@ -162,20 +162,20 @@ impl VersionSet {
         })
     }
 
-    /// Writes a new manifest holding the whole current state and points `CURRENT` at
-    /// it. The old manifest becomes obsolete.
-    pub(crate) fn write_new_manifest(&mut self) -> Result<()> {
+    /// Writes a new manifest holding `version` and `log_number` and points `CURRENT` at
+    /// it; the version is the caller's to install once this succeeds. The old manifest
+    /// becomes obsolete.
+    fn write_manifest_of(&mut self, version: &Version, log_number: u64) -> Result<()> {
         let number = self.new_file_number();
         let name = manifest_name(number);
         let path = self.dir.join(&name);
         let mut writer = LogWriter::new(self.fs.create(&path)?);
         let snapshot = VersionEdit {
-            log_number: Some(self.log_number),
+            log_number: Some(log_number),
             next_file_number: Some(self.next_file_number),
             last_sequence: Some(self.last_sequence),
             deleted: Vec::new(),
-            added: self
-                .current
+            added: version
                 .all_files()
                 .map(|(level, f)| (level, f.as_ref().clone()))
                 .collect(),
@@ -216,33 +216,29 @@ impl VersionSet {
             .manifest
             .as_ref()
             .is_none_or(|m| m.len() > MANIFEST_ROLL_BYTES);
+        // Memory never runs ahead of the disk: the new version is installed only once
+        // the manifest holds it, so a failure, or a panic that a background worker
+        // catches, leaves the version that purges go by no newer than the one an open
+        // would read (a purge by a newer one could delete a log whose memtable's table
+        // the manifest does not list yet).
+        let log_number = edit.log_number.unwrap_or(self.log_number);
         if roll {
-            // Install first so the snapshot holds the edit; the old manifest stays
-            // CURRENT until the new one is complete.
-            let old = std::mem::replace(&mut self.current, Arc::new(version));
-            let old_log_number = self.log_number;
-            self.log_number = edit.log_number.unwrap_or(self.log_number);
-            if let Err(e) = self.write_new_manifest() {
-                self.current = old;
-                self.log_number = old_log_number;
-                return Err(e);
-            }
-            self.older.push(Arc::downgrade(&old));
-            return Ok(());
+            // The snapshot holds the edit; the old manifest stays CURRENT until the new
+            // one is complete.
+            self.write_manifest_of(&version, log_number)?;
+        } else {
+            // Taken out while it is written, so that after an error or a panic part way
+            // through a record, which may leave the file ending in a partial record,
+            // nothing is appended to it: the next edit starts a fresh manifest.
+            let Some(mut manifest) = self.manifest.take() else {
+                return Err(Error::Closed);
+            };
+            manifest
+                .add_record(&edit.encode())
+                .and_then(|()| manifest.sync())?;
+            self.manifest = Some(manifest);
         }
-        let Some(manifest) = self.manifest.as_mut() else {
-            return Err(Error::Closed);
-        };
-        let written = manifest
-            .add_record(&edit.encode())
-            .and_then(|()| manifest.sync());
-        if let Err(e) = written {
-            // The manifest may now end in a partial record: never append after it. The
-            // next edit starts a fresh manifest instead.
-            self.manifest = None;
-            return Err(e.into());
-        }
-        self.log_number = edit.log_number.unwrap_or(self.log_number);
+        self.log_number = log_number;
         let old = std::mem::replace(&mut self.current, Arc::new(version));
         self.older.push(Arc::downgrade(&old));
         Ok(())
@@ -360,7 +356,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fs: Arc<dyn FileSystem> = Arc::new(RealFileSystem);
         let mut set = VersionSet::new(dir.path(), Arc::clone(&fs), 4);
-        set.write_new_manifest().unwrap();
+        // The first edit starts the manifest.
+        set.log_and_apply(VersionEdit::default()).unwrap();
         let a = set.new_file_number();
         let b = set.new_file_number();
         let log = set.new_file_number();
@@ -404,5 +401,62 @@ mod tests {
             let _ = VersionEdit::decode(&bytes[..cut]);
         }
         assert!(VersionEdit::decode(&[99, 1]).is_err());
+    }
+
+    /// Found by review: a panic part way through a manifest write (a file system that
+    /// panics; background workers catch it) left the new version installed in memory
+    /// on a manifest roll, and on an append a writer that the next edit appended to
+    /// after a partial record. Purges go by the version in memory, so a purge by one
+    /// the disk did not hold could delete a log whose data no listed table held.
+    #[test]
+    fn a_panic_while_the_manifest_is_written_leaves_memory_no_newer_than_the_disk() {
+        use crate::fs::{FaultInjectionFs, FaultKind};
+        let dir = tempfile::tempdir().unwrap();
+        let faults = FaultInjectionFs::new();
+        let fs: Arc<dyn FileSystem> = Arc::new(faults.clone());
+        let mut set = VersionSet::new(dir.path(), Arc::clone(&fs), 4);
+        set.log_and_apply(VersionEdit::default()).unwrap();
+        let first = set.new_file_number();
+        set.log_and_apply(VersionEdit {
+            added: vec![(1, meta(first, b"a", b"b"))],
+            ..VersionEdit::default()
+        })
+        .unwrap();
+        // The first panic cuts an append to the manifest after a record's header; the
+        // second hits the roll to a fresh manifest that the next edit then makes.
+        for appends_first in [1, 0] {
+            let before = set.current();
+            let (table, log) = (set.new_file_number(), set.new_file_number());
+            faults.fail(FaultKind::PanicOnWrite, appends_first, 1);
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                set.log_and_apply(VersionEdit {
+                    log_number: Some(log),
+                    added: vec![(0, meta(table, b"c", b"d"))],
+                    ..VersionEdit::default()
+                })
+            }));
+            assert!(panicked.is_err(), "the write should have panicked");
+            faults.clear_faults();
+            assert!(
+                Arc::ptr_eq(&set.current(), &before),
+                "a version the disk lacks was installed"
+            );
+            assert!(set.log_number() < log);
+        }
+        // The next edit starts a fresh manifest, and what it says is what memory says.
+        let last = set.new_file_number();
+        set.log_and_apply(VersionEdit {
+            added: vec![(2, meta(last, b"e", b"f"))],
+            ..VersionEdit::default()
+        })
+        .unwrap();
+        let mut again = VersionSet::new(dir.path(), fs, 4);
+        again.recover().unwrap();
+        assert_eq!(again.log_number(), set.log_number());
+        let files = |v: Arc<Version>| -> Vec<(usize, u64)> {
+            v.all_files().map(|(level, f)| (level, f.number)).collect()
+        };
+        assert_eq!(files(again.current()), files(set.current()));
+        assert_eq!(files(set.current()), vec![(1, first), (2, last)]);
     }
 }
