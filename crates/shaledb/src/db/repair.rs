@@ -332,16 +332,11 @@ impl Repairer<'_> {
     /// own entries, not those after it. Returns the new tables and the number of blocks
     /// skipped.
     fn salvage_table(&mut self, table: &TableReader) -> Result<(Vec<FileMeta>, usize)> {
-        let mut index = BlockIter::new(Arc::clone(table.index_block()), table.path().clone(), 0);
         let mut mem = Arc::new(Memtable::new(0, 0));
         let (mut out, mut skipped) = (Vec::new(), 0);
-        index.seek_to_first();
-        while index.valid() {
-            let block = table
-                .decode_handle(index.value())
-                .and_then(|handle| Ok((handle, table.read_data_block(handle, false)?)));
-            match block {
-                Ok((handle, block)) => {
+        table.for_each_data_block(|read| {
+            match read {
+                Ok((handle, Ok(block))) => {
                     let mut entries = BlockIter::new(block, table.path().clone(), handle.offset);
                     entries.seek_to_first();
                     while entries.valid() {
@@ -353,14 +348,14 @@ impl Repairer<'_> {
                     }
                     skipped += usize::from(entries.status().is_err());
                 }
-                Err(_) => skipped += 1,
+                Ok((_, Err(_))) | Err(_) => skipped += 1,
             }
             if mem.approximate_bytes() >= self.options.memtable_size {
                 out.extend(self.write_memtable(&mem)?);
                 mem = Arc::new(Memtable::new(0, 0));
             }
-            index.next();
-        }
+            Ok(())
+        })?;
         out.extend(self.write_memtable(&mem)?);
         Ok((out, skipped))
     }

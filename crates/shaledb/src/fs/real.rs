@@ -122,6 +122,16 @@ struct NoLock;
 
 impl FileLock for NoLock {}
 
+/// A `try_lock` outcome as the seam reports it: `ErrorKind::WouldBlock` if another
+/// holder has the lock, other errors naming the file.
+fn lock_result(result: Result<(), std::fs::TryLockError>, path: &Path) -> io::Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+        Err(std::fs::TryLockError::Error(e)) => Err(at(path)(e)),
+    }
+}
+
 fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
     static LOCKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
     LOCKED.get_or_init(|| Mutex::new(HashSet::new()))
@@ -213,13 +223,7 @@ impl FileSystem for RealFileSystem {
         if set.contains(&canonical) {
             return Err(io::Error::from(io::ErrorKind::WouldBlock));
         }
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(at(path)(e)),
-        }
+        lock_result(file.try_lock(), path)?;
         set.insert(canonical.clone());
         Ok(Box::new(RealLock {
             _file: file,
@@ -241,13 +245,8 @@ impl FileSystem for RealFileSystem {
         if held {
             return Err(io::Error::from(io::ErrorKind::WouldBlock));
         }
-        match file.try_lock_shared() {
-            Ok(()) => Ok(Box::new(SharedLock { _file: file })),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(io::Error::from(io::ErrorKind::WouldBlock))
-            }
-            Err(std::fs::TryLockError::Error(e)) => Err(at(path)(e)),
-        }
+        lock_result(file.try_lock_shared(), path)?;
+        Ok(Box::new(SharedLock { _file: file }))
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {

@@ -270,6 +270,30 @@ impl TableReader {
     }
 
     /// A cursor over the index block's entries (last key of each data block -> handle).
+    /// Reads every data block in index order, handing `visit` each one's handle and
+    /// block, or the error that stopped its read (a handle that does not decode, a
+    /// checksum mismatch, and last an index that cannot be walked to its end), so that
+    /// a caller can go on past a damaged block (repair, `dump`). Blocks are read from
+    /// the file, not added to the cache. Fails only if `visit` fails.
+    pub(crate) fn for_each_data_block(
+        &self,
+        mut visit: impl FnMut(Result<(BlockHandle, Result<Arc<Block>>)>) -> Result<()>,
+    ) -> Result<()> {
+        let mut index = self.index_iter();
+        index.seek_to_first();
+        while index.valid() {
+            let read = self
+                .decode_handle(index.value())
+                .map(|handle| (handle, self.read_data_block(handle, false)));
+            visit(read)?;
+            index.next();
+        }
+        match index.status() {
+            Ok(()) => Ok(()),
+            Err(e) => visit(Err(e)),
+        }
+    }
+
     pub(crate) fn index_iter(&self) -> BlockIter {
         BlockIter::new(Arc::clone(&self.index), Arc::clone(&self.path), 0)
     }

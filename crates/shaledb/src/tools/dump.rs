@@ -92,17 +92,15 @@ pub fn dump_table(path: &Path) -> Result<TableDump> {
     )?);
     let mut blocks = Vec::new();
     let mut entries = Vec::new();
-    let mut index = table.index_iter();
-    index.seek_to_first();
-    while index.valid() {
-        let handle = table.decode_handle(index.value())?;
+    table.for_each_data_block(|read| {
+        let (handle, block) = read?;
         let mut info = BlockInfo {
             offset: handle.offset,
             stored_size: handle.size,
             entries: 0,
             damage: None,
         };
-        match table.data_block(handle, false) {
+        match block {
             Ok(block) => {
                 let mut it =
                     crate::table::BlockIter::new(block, Arc::clone(table.path()), handle.offset);
@@ -129,9 +127,8 @@ pub fn dump_table(path: &Path) -> Result<TableDump> {
             Err(e) => info.damage = Some(e.to_string()),
         }
         blocks.push(info);
-        index.next();
-    }
-    index.status()?;
+        Ok(())
+    })?;
     Ok(TableDump {
         file_size,
         properties: table.properties().to_pairs(),
