@@ -575,6 +575,41 @@ fn numeric_properties_are_plain_numbers() {
     );
 }
 
+/// Found by an audit: the estimate took each table's tombstones from that table's own
+/// entries only, so after every key was deleted it still counted them all until a
+/// compaction removed both.
+#[test]
+fn estimate_num_keys_stops_counting_deleted_keys_before_any_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let keys = 1_000;
+    load(&db, keys, 0);
+    assert_eq!(num(&db, "shaledb.estimate-num-keys"), keys);
+    db.flush().unwrap();
+    assert_eq!(num(&db, "shaledb.estimate-num-keys"), keys);
+    for i in 0..keys {
+        db.delete(key(i)).unwrap();
+    }
+    assert_eq!(
+        num(&db, "shaledb.estimate-num-keys"),
+        0,
+        "tombstones in the memtable"
+    );
+    db.flush().unwrap();
+    assert_eq!(num(&db, "shaledb.num-files-at-level0"), 2);
+    assert_eq!(
+        num(&db, "shaledb.estimate-num-keys"),
+        0,
+        "tombstones in a table"
+    );
+    for i in 0..10 {
+        db.put(key(i), value(i, 1)).unwrap();
+    }
+    assert_eq!(num(&db, "shaledb.estimate-num-keys"), 10);
+    db.compact_range::<&[u8], _>(..).unwrap();
+    assert_eq!(num(&db, "shaledb.estimate-num-keys"), 10);
+}
+
 /// Reopening leaves no table that the manifest does not list, even when the previous
 /// run was killed in the middle of compactions (see `crash.rs` for the kill itself).
 /// Found by review: closing while another thread ran `compact_range` released the

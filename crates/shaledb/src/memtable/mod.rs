@@ -46,6 +46,8 @@ pub(crate) struct Memtable {
     log_number: u64,
     /// Largest sequence number inserted.
     largest_seq: AtomicU64,
+    /// Tombstones inserted.
+    deletions: AtomicU64,
 }
 
 impl Memtable {
@@ -57,6 +59,7 @@ impl Memtable {
             filter: (filter_bytes > 0).then(|| MemtableFilter::with_bytes(filter_bytes)),
             log_number,
             largest_seq: AtomicU64::new(0),
+            deletions: AtomicU64::new(0),
         }
     }
 
@@ -74,6 +77,9 @@ impl Memtable {
         let trailer = pack_trailer(seq, kind).to_le_bytes();
         self.list.insert([key, &trailer], value);
         self.largest_seq.fetch_max(seq, Ordering::Relaxed);
+        if kind == ValueKind::Delete {
+            self.deletions.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Finds the newest version of `key` visible at `snapshot`; `hash` is the key's
@@ -113,6 +119,11 @@ impl Memtable {
     /// Number of entries.
     pub(crate) fn len(&self) -> usize {
         self.list.len()
+    }
+
+    /// Number of tombstones among the entries.
+    pub(crate) fn deletions(&self) -> u64 {
+        self.deletions.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
