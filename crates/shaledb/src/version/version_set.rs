@@ -155,10 +155,13 @@ impl VersionSet {
         self.current = Arc::new(version);
         self.next_file_number = next_file;
         self.log_number = log_number;
-        self.last_sequence = last_sequence;
+        // Every edit that adds a table also records a last sequence at least as high,
+        // so this is the manifest's own figure; a manifest that lists a newer table
+        // anyway (written by another tool) must not make new writes sort below it.
+        self.last_sequence = newest_seq;
         Ok(Recovered {
             log_number,
-            last_sequence,
+            last_sequence: newest_seq,
         })
     }
 
@@ -383,6 +386,30 @@ mod tests {
         assert_eq!(v.files(1).len(), 1);
         assert_eq!(*v.files(1)[0], meta(b, b"c", b"d"));
         assert!(again.next_file_number() > b);
+    }
+
+    /// Found by review: recovery took the manifest's last sequence number even when a
+    /// table it lists holds newer ones (a manifest written by another tool), so new
+    /// writes would have sorted below that table's entries and read as older.
+    #[test]
+    fn recovery_never_sets_the_last_sequence_below_a_listed_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs: Arc<dyn FileSystem> = Arc::new(RealFileSystem);
+        let mut set = VersionSet::new(dir.path(), Arc::clone(&fs), 4);
+        set.log_and_apply(VersionEdit::default()).unwrap();
+        set.set_last_sequence(5);
+        let number = set.new_file_number();
+        let table = FileMeta {
+            largest_seq: 1_000,
+            ..meta(number, b"a", b"b")
+        };
+        set.log_and_apply(VersionEdit {
+            added: vec![(1, table)],
+            ..VersionEdit::default()
+        })
+        .unwrap();
+        let mut again = VersionSet::new(dir.path(), fs, 4);
+        assert_eq!(again.recover().unwrap().last_sequence, 1_000);
     }
 
     #[test]
