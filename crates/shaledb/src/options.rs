@@ -320,6 +320,6 @@ pub struct WriteOptions {
     /// together with `disable_wal` is an [`crate::Error::InvalidArgument`].
     pub sync: bool,
     /// Skip the write-ahead log: faster, but the write is lost in any crash until the
-    /// memtable is flushed.
+    /// memtable is flushed. A clean close flushes it.
     pub disable_wal: bool,
 }

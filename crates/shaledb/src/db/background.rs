@@ -65,7 +65,7 @@ pub(crate) fn spawn_workers(core: &Arc<DbCore>) -> Result<Vec<JoinHandle<()>>> {
 /// into an error, which makes the database read-only as any failed flush or compaction
 /// does. A worker that died instead would leave its work marked as running for good:
 /// no compaction would start again, and writers would wait at the stop trigger forever.
-fn catching_panics(what: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
+pub(super) fn catching_panics(what: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<&str>()

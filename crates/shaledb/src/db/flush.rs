@@ -7,6 +7,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::background::catching_panics;
 use super::{filename, Db, DbCore};
 use crate::compaction::shadow::ShadowFilter;
 use crate::error::{Error, Result};
@@ -79,6 +80,34 @@ impl DbCore {
         self.done_cv.notify_all();
         self.work_cv.notify_all();
         result
+    }
+
+    /// At close, once the writers and background workers have stopped: if a memtable
+    /// holds writes made without the log, switches the active memtable and flushes
+    /// them all, oldest first, so that a clean close keeps those writes (as RocksDB's
+    /// close flushes when such writes are pending) and a reopen never finds a later
+    /// logged write without an earlier unlogged one.
+    pub(crate) fn flush_unlogged_at_close(&self) -> Result<()> {
+        {
+            let mut state = self.state.lock();
+            let unlogged = std::iter::once(&state.mem)
+                .chain(state.imms.iter())
+                .any(|m| m.has_unlogged());
+            if !unlogged {
+                return Ok(());
+            }
+            self.check_bg_error()?;
+            if !state.mem.is_empty() {
+                self.switch_memtable(&mut state)?;
+            }
+        }
+        while !self.state.lock().imms.is_empty() {
+            if let Err(e) = catching_panics("a flush at close", || self.flush_oldest()) {
+                self.set_bg_error(e.duplicate());
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     fn flush_memtable(&self, imm: &Arc<Memtable>, number: u64, next_log: u64) -> Result<()> {

@@ -250,6 +250,15 @@ impl DbHandle {
             while state.manual_running {
                 self.core.done_cv.wait(&mut state);
             }
+        }
+        // Writes made without the log are durable only in a table.
+        let flushed_unlogged = if self.core.read_only {
+            Ok(())
+        } else {
+            self.core.flush_unlogged_at_close()
+        };
+        {
+            let state = self.core.state.lock();
             // Tables a reader still held when their compaction ended are deleted once
             // it lets go, by a background thread, and those threads have stopped: what
             // has been let go since goes now, as RocksDB's close purges, rather than
@@ -268,7 +277,7 @@ impl DbHandle {
             None => Ok(()),
         };
         *self.core.lock.lock() = None;
-        flushed
+        flushed_unlogged.and(flushed)
     }
 }
 

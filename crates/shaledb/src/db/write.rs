@@ -197,6 +197,10 @@ impl DbCore {
                 self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
             }
         }
+        if me.disable_wal && count > 0 {
+            // Only a flush makes these durable; `close` flushes a memtable marked so.
+            mem.mark_unlogged();
+        }
         insert_batch(&mem, record)?;
         self.last_sequence
             .store(first_seq + count - 1, Ordering::Release);
@@ -286,7 +290,7 @@ impl DbCore {
 
     /// Freezes the active memtable and starts a new log and memtable. Called by the
     /// leader with the state lock held.
-    fn switch_memtable(&self, state: &mut super::State) -> Result<()> {
+    pub(super) fn switch_memtable(&self, state: &mut super::State) -> Result<()> {
         let number = self.versions.lock().new_file_number();
         let path = filename::log_path(&self.dir, number);
         let opened = self.create_log_file(&path).and_then(|file| {

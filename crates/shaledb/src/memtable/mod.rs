@@ -16,7 +16,7 @@ mod iter;
 #[allow(unsafe_code)]
 mod skiplist;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use filter::MemtableFilter;
@@ -48,6 +48,9 @@ pub(crate) struct Memtable {
     largest_seq: AtomicU64,
     /// Tombstones inserted.
     deletions: AtomicU64,
+    /// Whether it holds writes made without the write-ahead log, which only a flush
+    /// makes durable.
+    unlogged: AtomicBool,
 }
 
 impl Memtable {
@@ -60,6 +63,7 @@ impl Memtable {
             log_number,
             largest_seq: AtomicU64::new(0),
             deletions: AtomicU64::new(0),
+            unlogged: AtomicBool::new(false),
         }
     }
 
@@ -119,6 +123,16 @@ impl Memtable {
     /// Number of entries.
     pub(crate) fn len(&self) -> usize {
         self.list.len()
+    }
+
+    /// Records that writes about to be inserted are in no log.
+    pub(crate) fn mark_unlogged(&self) {
+        self.unlogged.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether any write in it is in no log (see [`Memtable::mark_unlogged`]).
+    pub(crate) fn has_unlogged(&self) -> bool {
+        self.unlogged.load(Ordering::Relaxed)
     }
 
     /// Number of tombstones among the entries.
