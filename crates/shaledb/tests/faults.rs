@@ -571,6 +571,37 @@ fn a_panic_in_the_write_path_fails_later_writes_and_close_still_returns() {
     db.close().unwrap();
 }
 
+/// Found by review: the log switch a close makes to flush writes made without the log
+/// appends the new log's first record; a file system that panics there unwound out of
+/// `close` (and aborted the process when the close came from a drop during a panic).
+/// It now fails like a flush: `close` returns the error and still releases the lock.
+#[test]
+fn a_panic_in_the_log_switch_at_close_is_an_error_and_the_lock_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultInjectionFs::new();
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    fill(&db, 0, 10);
+    let no_wal = WriteOptions {
+        disable_wal: true,
+        ..WriteOptions::default()
+    };
+    db.write_opt(batch(10), &no_wal).unwrap();
+    let snapshot = db.snapshot();
+    fs.fail(FaultKind::PanicOnWrite, 0, 1);
+    let closed = std::thread::spawn(move || db.close()).join();
+    let result = closed.expect("close panicked");
+    assert!(
+        result.is_err(),
+        "close kept an unlogged write it could not flush"
+    );
+    fs.clear_faults();
+    // The snapshot still holds the engine; the lock must be free all the same.
+    let db = Db::open(dir.path(), options(&fs)).unwrap();
+    assert!(check_prefix(&db, 11, 10) >= 10);
+    drop(snapshot);
+    db.close().unwrap();
+}
+
 /// A point-in-time open keeps the logs it could not replay in `lost/`. It used to move
 /// them there after recording that they were obsolete, and a failed move (or a crash
 /// between the two) only warned, so the purge deleted the only copy. It now copies them

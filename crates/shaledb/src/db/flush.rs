@@ -98,7 +98,15 @@ impl DbCore {
             }
             self.check_bg_error()?;
             if !state.mem.is_empty() {
-                self.switch_memtable(&mut state)?;
+                // Appends the new log's first record: a file system that panics must
+                // not take `close` with it, as in a flush.
+                let switched =
+                    catching_panics("a log switch at close", || self.switch_memtable(&mut state));
+                if let Err(e) = switched {
+                    drop(state);
+                    self.set_bg_error(e.duplicate());
+                    return Err(e);
+                }
             }
         }
         while !self.state.lock().imms.is_empty() {
