@@ -133,7 +133,7 @@ pub fn run_benchmark(
         let sampler = s.spawn(|| {
             while !stop_sampler.load(Ordering::Relaxed) {
                 thread::park_timeout(SAMPLE_EVERY);
-                engine.stats();
+                engine.sample();
             }
         });
         let writer = writer_seed.map(|seed| {

@@ -52,6 +52,16 @@ pub struct EngineStats {
     pub extra: Vec<(String, String)>,
 }
 
+/// What one seek of seekrandom read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeekRead {
+    /// Entries read from the seek position on.
+    pub entries: usize,
+    /// Whether the first entry was the key sought itself: db_bench's "found" for
+    /// seekrandom.
+    pub exact: bool,
+}
+
 /// A key-value store under benchmark.
 ///
 /// Only the required methods must be written; the provided ones fall back to simpler
@@ -77,9 +87,11 @@ pub trait Engine: Send + Sync {
         Ok(())
     }
 
-    /// Seeks to the first key `>= start` and reads up to `n` entries from there,
-    /// returning how many it read.
-    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<usize, EngineError>;
+    /// Seeks to the first key `>= start` and reads up to `n` entries from there. The
+    /// cursor steps only to reach an entry it then reads, so `n` entries cost one seek
+    /// and `n - 1` steps on every engine (a Rust iterator's `take(n)` does exactly
+    /// that; a cursor must not step past the last entry read).
+    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<SeekRead, EngineError>;
 
     /// Reads every entry, ascending or (with `reverse`) descending, returning the count.
     fn scan_all(&self, reverse: bool) -> Result<usize, EngineError>;
@@ -114,6 +126,11 @@ pub trait Engine: Send + Sync {
     fn wait_for_compaction(&self) -> Result<(), EngineError> {
         Ok(())
     }
+
+    /// Notes what the harness tracks while a benchmark runs, every 100 ms beside the
+    /// timed work: the count of level-0 files, for its peak. It must cost next to
+    /// nothing, so it reads no more than that count. Default: nothing to note.
+    fn sample(&self) {}
 
     /// The engine's counters. Default: none known.
     fn stats(&self) -> EngineStats {

@@ -51,7 +51,7 @@ pub mod values;
 mod workload;
 
 pub use config::{BenchConfig, ConfigError, DEFAULT_READS_CAP};
-pub use engine::{Engine, EngineError, EngineFactory, EngineStats};
+pub use engine::{Engine, EngineError, EngineFactory, EngineStats, SeekRead};
 pub use error::BenchError;
 pub use histogram::{LatencyHistogram, Percentiles};
 pub use progress::Progress;

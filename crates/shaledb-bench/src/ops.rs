@@ -199,11 +199,12 @@ pub fn seek_random(
     for _ in 0..count {
         let read = ctx
             .engine
-            .seek_and_read(buf.key(keys.next_key()), SEEK_NEXTS)? as u64;
-        if read > 0 {
+            .seek_and_read(buf.key(keys.next_key()), SEEK_NEXTS)?;
+        if read.exact {
             stats.found();
         }
-        stats.finished(1, read * (KEY_BYTES + value_size as u64), ctx.ticker);
+        let bytes = read.entries as u64 * (KEY_BYTES + value_size as u64);
+        stats.finished(1, bytes, ctx.ticker);
     }
     stats.stop(ctx.ticker);
     Ok(stats)

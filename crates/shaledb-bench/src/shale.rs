@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use shaledb::{Compression, Db, Options, WriteBatch, WriteOptions};
 
-use crate::engine::{Engine, EngineError, EngineFactory, EngineStats};
+use crate::engine::{Engine, EngineError, EngineFactory, EngineStats, SeekRead};
 
 impl From<shaledb::Error> for EngineError {
     fn from(e: shaledb::Error) -> Self {
@@ -95,18 +95,17 @@ impl Engine for ShaleEngine {
         Ok(())
     }
 
-    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<usize, EngineError> {
+    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<SeekRead, EngineError> {
         // The raw cursor lends each entry, as the RocksDB adapter's raw iterator does.
         let mut it = self.db.raw_iter();
         it.seek(start);
-        let mut read = 0;
-        while read < n {
-            match it.item() {
-                Some(entry) => {
-                    std::hint::black_box(entry);
-                    read += 1;
-                }
-                None => break,
+        let mut read = SeekRead::default();
+        while let Some((key, value)) = it.item() {
+            read.exact |= read.entries == 0 && key == start;
+            std::hint::black_box((key, value));
+            read.entries += 1;
+            if read.entries == n {
+                break;
             }
             it.next();
         }
@@ -161,6 +160,12 @@ impl Engine for ShaleEngine {
 
     fn level_report(&self) -> Option<String> {
         self.db.property("shaledb.stats")
+    }
+
+    fn sample(&self) {
+        if let Some(n) = self.number("shaledb.num-files-at-level0") {
+            self.peak_l0_files.fetch_max(n, Ordering::Relaxed);
+        }
     }
 
     fn stats(&self) -> EngineStats {

@@ -417,3 +417,35 @@ fn an_interrupted_bench_removes_its_temporary_directory() {
         assert!(!has_files(tmp.path()), "SIG{signal} left files in TMPDIR");
     }
 }
+
+/// Found by review: seekrandom counted a seek as found when it read any entry, so it
+/// printed nearly every seek as found; db_bench counts the seeks that land on the key
+/// sought. After fillrandom about 63% of the key space exists.
+#[test]
+fn seekrandom_counts_as_found_only_seeks_that_land_on_the_key_sought() {
+    let out = shaledb()
+        .args([
+            "bench",
+            "--num",
+            "2000",
+            "--reads",
+            "1000",
+            "--benchmarks",
+            "fillrandom,seekrandom",
+        ])
+        .assert()
+        .success();
+    let text = stdout_of(out.get_output());
+    let line = text
+        .lines()
+        .find(|l| is_db_bench_line(l, "seekrandom"))
+        .unwrap_or_else(|| panic!("no seekrandom line in\n{text}"));
+    let found: u64 = line
+        .split('(')
+        .nth(1)
+        .and_then(|m| m.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no found count in {line}"));
+    assert!(line.ends_with("of 1000 found)"), "{line}");
+    assert!((500..=750).contains(&found), "{line}");
+}

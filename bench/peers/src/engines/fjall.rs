@@ -20,7 +20,7 @@ use fjall::{
     AbstractTree, CompressionType, Config, Keyspace, PartitionCreateOptions, PartitionHandle,
     PersistMode,
 };
-use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats};
+use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats, SeekRead};
 
 use super::{
     mib, setting, OrEngineError, BACKGROUND_JOBS, BLOCK_BYTES, BLOCK_CACHE_BYTES,
@@ -76,11 +76,13 @@ impl Engine for FjallEngine {
         batch.commit().engine_err()
     }
 
-    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<usize, EngineError> {
-        let mut read = 0;
+    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<SeekRead, EngineError> {
+        let mut read = SeekRead::default();
         for item in self.partition.range(start..).take(n) {
-            std::hint::black_box(item.engine_err()?);
-            read += 1;
+            let (key, value) = item.engine_err()?;
+            read.exact |= read.entries == 0 && *key == *start;
+            std::hint::black_box((key, value));
+            read.entries += 1;
         }
         Ok(read)
     }
@@ -116,6 +118,12 @@ impl Engine for FjallEngine {
 
     fn compact_all(&self) -> Result<(), EngineError> {
         self.partition.major_compact().engine_err()
+    }
+
+    fn sample(&self) {
+        // usize to u64 cannot truncate on any supported target.
+        let l0 = self.partition.tree.level_segment_count(0).unwrap_or(0) as u64;
+        self.peak_l0_files.fetch_max(l0, Ordering::Relaxed);
     }
 
     fn stats(&self) -> EngineStats {

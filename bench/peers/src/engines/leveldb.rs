@@ -24,7 +24,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusty_leveldb::compressor::SnappyCompressor;
 use rusty_leveldb::{BloomPolicy, CompressorId, LdbIterator, Options, WriteBatch, DB};
-use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats};
+use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats, SeekRead};
 
 use super::{
     mib, setting, OrEngineError, BLOCK_BYTES, BLOCK_CACHE_BYTES, BLOOM_BITS_PER_KEY,
@@ -168,15 +168,18 @@ impl Engine for LevelDbEngine {
         self.write(batch, sync)
     }
 
-    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<usize, EngineError> {
+    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<SeekRead, EngineError> {
         let mut locked = self.lock()?;
         let mut iter = locked.db.new_iter().engine_err()?;
         iter.seek(start);
-        let mut read = 0;
-        while read < n {
-            let Some(entry) = iter.current() else { break };
+        let mut read = SeekRead::default();
+        while let Some(entry) = iter.current() {
+            read.exact |= read.entries == 0 && entry.0 == start;
             std::hint::black_box(entry);
-            read += 1;
+            read.entries += 1;
+            if read.entries == n {
+                break;
+            }
             iter.advance();
         }
         Ok(read)

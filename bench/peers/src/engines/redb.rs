@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableTable, StorageError, Table, TableDefinition,
 };
-use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats};
+use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats, SeekRead};
 
 use super::{mib, setting, OrEngineError, BLOCK_CACHE_BYTES};
 
@@ -103,13 +103,14 @@ impl Engine for RedbEngine {
         })
     }
 
-    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<usize, EngineError> {
+    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<SeekRead, EngineError> {
         let table = self.read_table()?;
-        let mut read = 0;
+        let mut read = SeekRead::default();
         for item in table.range(start..).engine_err()?.take(n) {
             let (key, value) = item.engine_err()?;
+            read.exact |= read.entries == 0 && key.value() == start;
             std::hint::black_box((key.value(), value.value()));
-            read += 1;
+            read.entries += 1;
         }
         Ok(read)
     }

@@ -24,7 +24,7 @@ use rocksdb::{
     BlockBasedOptions, Cache, DBCompactionStyle, DBCompressionType, Options,
     UniversalCompactOptions, WriteBatch, WriteOptions, DB,
 };
-use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats};
+use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats, SeekRead};
 
 use super::{
     mib, setting, OrEngineError, BACKGROUND_JOBS, BLOCK_BYTES, BLOCK_CACHE_BYTES,
@@ -87,17 +87,16 @@ impl Engine for RocksEngine {
             .engine_err()
     }
 
-    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<usize, EngineError> {
+    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<SeekRead, EngineError> {
         let mut iter = self.db.raw_iterator();
         iter.seek(start);
-        let mut read = 0;
-        while read < n {
-            match iter.item() {
-                Some((key, value)) => {
-                    std::hint::black_box((key, value));
-                    read += 1;
-                }
-                None => break,
+        let mut read = SeekRead::default();
+        while let Some((key, value)) = iter.item() {
+            read.exact |= read.entries == 0 && key == start;
+            std::hint::black_box((key, value));
+            read.entries += 1;
+            if read.entries == n {
+                break;
             }
             iter.next();
         }
@@ -164,6 +163,12 @@ impl Engine for RocksEngine {
             .flatten()
             .unwrap_or_default();
         Some(format!("{stats}\naggregated table properties: {tables}\n"))
+    }
+
+    fn sample(&self) {
+        if let Some(n) = self.int_property("rocksdb.num-files-at-level0") {
+            self.peak_l0_files.fetch_max(n, Ordering::Relaxed);
+        }
     }
 
     fn stats(&self) -> EngineStats {

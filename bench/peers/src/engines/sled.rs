@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats};
+use shaledb_bench::{Engine, EngineError, EngineFactory, EngineStats, SeekRead};
 
 use super::{mib, setting, OrEngineError, BLOCK_CACHE_BYTES};
 
@@ -58,11 +58,13 @@ impl Engine for SledEngine {
         self.flush_if(sync)
     }
 
-    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<usize, EngineError> {
-        let mut read = 0;
+    fn seek_and_read(&self, start: &[u8], n: usize) -> Result<SeekRead, EngineError> {
+        let mut read = SeekRead::default();
         for item in self.db.range(start..).take(n) {
-            std::hint::black_box(item.engine_err()?);
-            read += 1;
+            let (key, value) = item.engine_err()?;
+            read.exact |= read.entries == 0 && *key == *start;
+            std::hint::black_box((key, value));
+            read.entries += 1;
         }
         Ok(read)
     }
