@@ -62,6 +62,14 @@ pub struct SeekRead {
     pub exact: bool,
 }
 
+impl SeekRead {
+    /// Counts one entry read after a seek for `start`, the first one deciding `exact`.
+    pub fn note(&mut self, start: &[u8], key: &[u8]) {
+        self.exact |= self.entries == 0 && key == start;
+        self.entries += 1;
+    }
+}
+
 /// A key-value store under benchmark.
 ///
 /// Only the required methods must be written; the provided ones fall back to simpler

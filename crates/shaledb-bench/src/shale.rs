@@ -46,6 +46,12 @@ impl ShaleEngine {
     fn number(&self, name: &str) -> Option<u64> {
         self.db.property(name)?.trim().parse().ok()
     }
+
+    /// Reads the level-0 file count into the peak; returns the peak so far.
+    fn note_level0(&self) -> Option<u64> {
+        let n = self.number("shaledb.num-files-at-level0")?;
+        Some(self.peak_l0_files.fetch_max(n, Ordering::Relaxed).max(n))
+    }
 }
 
 fn write_options(sync: bool) -> WriteOptions {
@@ -101,9 +107,8 @@ impl Engine for ShaleEngine {
         it.seek(start);
         let mut read = SeekRead::default();
         while let Some((key, value)) = it.item() {
-            read.exact |= read.entries == 0 && key == start;
+            read.note(start, key);
             std::hint::black_box((key, value));
-            read.entries += 1;
             if read.entries == n {
                 break;
             }
@@ -163,14 +168,11 @@ impl Engine for ShaleEngine {
     }
 
     fn sample(&self) {
-        if let Some(n) = self.number("shaledb.num-files-at-level0") {
-            self.peak_l0_files.fetch_max(n, Ordering::Relaxed);
-        }
+        self.note_level0();
     }
 
     fn stats(&self) -> EngineStats {
-        let l0 = self.number("shaledb.num-files-at-level0");
-        let peak = l0.map(|n| self.peak_l0_files.fetch_max(n, Ordering::Relaxed).max(n));
+        let peak = self.note_level0();
         let mut extra = Vec::new();
         for name in [
             "shaledb.user-bytes-written",

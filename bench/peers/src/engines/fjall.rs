@@ -44,6 +44,13 @@ impl FjallEngine {
         }
         Ok(())
     }
+
+    /// Reads the level-0 segment count into the peak; returns the peak so far.
+    fn note_level0(&self) -> u64 {
+        // usize to u64 cannot truncate on any supported target.
+        let n = self.partition.tree.level_segment_count(0).unwrap_or(0) as u64;
+        self.peak_l0_files.fetch_max(n, Ordering::Relaxed).max(n)
+    }
 }
 
 impl Engine for FjallEngine {
@@ -80,9 +87,8 @@ impl Engine for FjallEngine {
         let mut read = SeekRead::default();
         for item in self.partition.range(start..).take(n) {
             let (key, value) = item.engine_err()?;
-            read.exact |= read.entries == 0 && *key == *start;
+            read.note(start, &key);
             std::hint::black_box((key, value));
-            read.entries += 1;
         }
         Ok(read)
     }
@@ -121,15 +127,11 @@ impl Engine for FjallEngine {
     }
 
     fn sample(&self) {
-        // usize to u64 cannot truncate on any supported target.
-        let l0 = self.partition.tree.level_segment_count(0).unwrap_or(0) as u64;
-        self.peak_l0_files.fetch_max(l0, Ordering::Relaxed);
+        self.note_level0();
     }
 
     fn stats(&self) -> EngineStats {
-        // usize to u64 cannot truncate on any supported target.
-        let l0 = self.partition.tree.level_segment_count(0).unwrap_or(0) as u64;
-        let peak = self.peak_l0_files.fetch_max(l0, Ordering::Relaxed).max(l0);
+        let peak = self.note_level0();
         EngineStats {
             table_bytes_written: None,
             live_data_bytes: None,

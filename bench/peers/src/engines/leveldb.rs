@@ -174,9 +174,8 @@ impl Engine for LevelDbEngine {
         iter.seek(start);
         let mut read = SeekRead::default();
         while let Some(entry) = iter.current() {
-            read.exact |= read.entries == 0 && entry.0 == start;
+            read.note(start, &entry.0);
             std::hint::black_box(entry);
-            read.entries += 1;
             if read.entries == n {
                 break;
             }

@@ -54,6 +54,12 @@ impl RocksEngine {
     fn int_property(&self, name: &str) -> Option<u64> {
         self.db.property_int_value(name).ok().flatten()
     }
+
+    /// Reads the level-0 file count into the peak; returns the peak so far.
+    fn note_level0(&self) -> Option<u64> {
+        let n = self.int_property("rocksdb.num-files-at-level0")?;
+        Some(self.peak_l0_files.fetch_max(n, Ordering::Relaxed).max(n))
+    }
 }
 
 impl Engine for RocksEngine {
@@ -92,9 +98,8 @@ impl Engine for RocksEngine {
         iter.seek(start);
         let mut read = SeekRead::default();
         while let Some((key, value)) = iter.item() {
-            read.exact |= read.entries == 0 && key == start;
+            read.note(start, key);
             std::hint::black_box((key, value));
-            read.entries += 1;
             if read.entries == n {
                 break;
             }
@@ -166,14 +171,11 @@ impl Engine for RocksEngine {
     }
 
     fn sample(&self) {
-        if let Some(n) = self.int_property("rocksdb.num-files-at-level0") {
-            self.peak_l0_files.fetch_max(n, Ordering::Relaxed);
-        }
+        self.note_level0();
     }
 
     fn stats(&self) -> EngineStats {
-        let l0 = self.int_property("rocksdb.num-files-at-level0");
-        let peak = l0.map(|n| self.peak_l0_files.fetch_max(n, Ordering::Relaxed).max(n));
+        let peak = self.note_level0();
         let ticker = |t| self.options.get_ticker_count(t);
         let mut extra = Vec::new();
         for name in [
