@@ -57,7 +57,7 @@ fn read_table(data: &[u8]) {
 
 fn open_table_reader(data: &[u8]) -> crate::Result<TableReader> {
     let file: Arc<dyn RandomAccessFile> = Arc::new(MemFile(data.to_vec()));
-    TableReader::open(file, "fuzz.sst".into(), 1, data.len() as u64, None)
+    TableReader::open_unnamed(file, "fuzz.sst".into(), data.len() as u64)
 }
 
 /// Reads `data` as a log, decoding each record as a write batch; then does the same
@@ -135,33 +135,45 @@ fn walk(it: &mut dyn InternalIterator, data: &[u8]) {
 
 /// Rewrites the footer checksum, then the trailer checksum of every block the footer
 /// and the index point at, so that only the checksums differ from `data` as mutated.
-/// Layouts as in `docs/table.md`: a 64-byte footer of six LE u64 handle fields, the
-/// format version and a CRC32C of bytes 0..52; each block followed by a type byte and
-/// a CRC32C of the stored bytes and that byte.
+/// Layouts as in `docs/table.md`: the footer ends with the format version, a CRC32C of
+/// the footer bytes before it and the magic; it is 64 bytes (version 1) or 72 (version
+/// 2, with the file number after the six LE u64 handle fields); each block is followed
+/// by a type byte and its checksum, which from version 2 on depends on the block's place.
 fn reseal_table(data: &mut [u8]) {
-    const FOOTER_LEN: usize = 64;
     const TRAILER_LEN: usize = 5;
-    let Some(footer_at) = data.len().checked_sub(FOOTER_LEN) else {
+    let Some(version_at) = data.len().checked_sub(16) else {
         return;
     };
-    let crc = crc32c::crc32c(&data[footer_at..footer_at + 52]);
-    data[footer_at + 52..footer_at + 56].copy_from_slice(&crc.to_le_bytes());
-    let reseal_block = |data: &mut [u8], offset: u64, size: u64| {
-        let start = usize::try_from(offset).ok();
-        let end = start.and_then(|s| s.checked_add(usize::try_from(size).ok()?));
-        match (start, end) {
-            (Some(start), Some(end)) if end.saturating_add(TRAILER_LEN) <= footer_at => {
-                let crc = crc32c::crc32c_append(crc32c::crc32c(&data[start..end]), &[data[end]]);
-                data[end + 1..end + TRAILER_LEN].copy_from_slice(&crc.to_le_bytes());
-            }
-            _ => {}
-        }
+    let version = u32::from_le_bytes([
+        data[version_at],
+        data[version_at + 1],
+        data[version_at + 2],
+        data[version_at + 3],
+    ]);
+    let footer_len = if version == 2 { 72 } else { 64 };
+    let Some(footer_at) = data.len().checked_sub(footer_len) else {
+        return;
     };
+    let crc = crc32c::crc32c(&data[footer_at..version_at + 4]);
+    data[version_at + 4..version_at + 8].copy_from_slice(&crc.to_le_bytes());
     let field = |data: &[u8], i: usize| {
         let at = footer_at + i * 8;
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&data[at..at + 8]);
         u64::from_le_bytes(bytes)
+    };
+    let number = (version == 2).then(|| field(data, 6));
+    let reseal_block = |data: &mut [u8], offset: u64, size: u64| {
+        let start = usize::try_from(offset).ok();
+        let end = start.and_then(|s| s.checked_add(usize::try_from(size).ok()?));
+        match (start, end) {
+            (Some(start), Some(end)) if end.saturating_add(TRAILER_LEN) <= footer_at => {
+                let place = number.map(|n| (n, offset));
+                let crc = crate::table::block_crc(&data[start..end], data[end], place);
+                data[end + 1..end + TRAILER_LEN].copy_from_slice(&crc.to_le_bytes());
+            }
+            _ => {}
+        }
     };
     for i in 0..3 {
         let (offset, size) = (field(data, 2 * i), field(data, 2 * i + 1));
@@ -428,7 +440,7 @@ mod tests {
             }
             let file = RealFileSystem.open(&table).unwrap();
             let reader =
-                TableReader::open(file, table.clone(), 1, bytes.len() as u64, None).unwrap();
+                TableReader::open_unnamed(file, table.clone(), bytes.len() as u64).unwrap();
             let mut index = reader.index_iter();
             index.seek_to_first();
             for which in ["first", "last"] {
@@ -439,7 +451,7 @@ mod tests {
             }
             // The footer's index handle (bytes 32..48); uncompressed, the stored bytes
             // are the block.
-            let footer = &bytes[bytes.len() - 64..];
+            let footer = &bytes[bytes.len() - 72..];
             let field = |i: usize| {
                 let b: [u8; 8] = footer[i * 8..i * 8 + 8].try_into().unwrap();
                 usize::try_from(u64::from_le_bytes(b)).unwrap()

@@ -259,6 +259,7 @@ impl DbCore {
             number,
             TableBuilder::new(
                 file,
+                number,
                 self.options.block_size,
                 self.options.compression,
                 self.options.bloom_bits_per_key,

@@ -166,6 +166,7 @@ pub(crate) fn write_table(
     let built = (|| -> Result<(Option<FileMeta>, Result<()>)> {
         let mut builder = TableBuilder::new(
             fs.create(&path)?,
+            number,
             options.block_size,
             options.compression,
             options.bloom_bits_per_key,

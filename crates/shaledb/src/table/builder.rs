@@ -47,6 +47,8 @@ pub(crate) struct TableSummary {
 /// Writes one table file.
 pub(crate) struct TableBuilder {
     file: Box<dyn WritableFile>,
+    /// The table's file number, which every block checksum depends on.
+    number: u64,
     offset: u64,
     block_size: usize,
     compression: Compression,
@@ -60,14 +62,17 @@ pub(crate) struct TableBuilder {
 }
 
 impl TableBuilder {
+    /// A builder of table number `number` writing to `file`.
     pub(crate) fn new(
         file: Box<dyn WritableFile>,
+        number: u64,
         block_size: usize,
         compression: Compression,
         bloom_bits_per_key: u32,
     ) -> Self {
         TableBuilder {
             file,
+            number,
             offset: 0,
             block_size,
             compression,
@@ -178,7 +183,8 @@ impl TableBuilder {
         };
         let mut trailer = [0u8; BLOCK_TRAILER_LEN];
         trailer[0] = kind;
-        trailer[1..].copy_from_slice(&block_crc(&stored, kind).to_le_bytes());
+        let place = Some((self.number, handle.offset));
+        trailer[1..].copy_from_slice(&block_crc(&stored, kind, place).to_le_bytes());
         self.file.append(&stored)?;
         self.file.append(&trailer)?;
         self.offset += (stored.len() + BLOCK_TRAILER_LEN) as u64;
@@ -214,8 +220,9 @@ impl TableBuilder {
             filter,
             properties,
             index,
+            number: Some(self.number),
         };
-        self.file.append(&footer.encode())?;
+        self.file.append(&footer.encode(self.number))?;
         self.offset += super::format::FOOTER_LEN as u64;
         self.file.sync()?;
         Ok(TableSummary {

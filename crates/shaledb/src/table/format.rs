@@ -5,10 +5,13 @@ use crate::options::Compression;
 
 /// Magic number at the very end of every table file ("ShaleSST" in ASCII, LE).
 pub(crate) const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"ShaleSST");
-/// The table format version this code writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
-/// Size of the footer.
-pub(crate) const FOOTER_LEN: usize = 64;
+/// The table format version this code writes. It also reads version 1, whose block
+/// checksums do not depend on where the block sits (see `docs/table.md`).
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// Size of the footer this code writes (version 2).
+pub(crate) const FOOTER_LEN: usize = 72;
+/// Size of a version 1 footer, which has no file number.
+const V1_FOOTER_LEN: usize = 64;
 /// Size of the trailer after each block: compression type + CRC32C.
 pub(crate) const BLOCK_TRAILER_LEN: usize = 5;
 /// A compressed block may claim at most this many times its stored size once
@@ -57,9 +60,26 @@ pub(crate) fn compression_byte(c: Compression) -> u8 {
     }
 }
 
-/// The CRC32C stored in a block trailer.
-pub(crate) fn block_crc(stored: &[u8], compression: u8) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(stored), &[compression])
+/// The checksum stored in a block trailer: the CRC32C of the stored bytes and the type
+/// byte, mixed, from format version 2 on, with where the block belongs (`place`: its
+/// table's file number and its offset). A block copied to another offset or into
+/// another table then fails its check, though its bytes are intact.
+pub(crate) fn block_crc(stored: &[u8], compression: u8, place: Option<(u64, u64)>) -> u32 {
+    let crc = crc32c::crc32c_append(crc32c::crc32c(stored), &[compression]);
+    match place {
+        Some((number, offset)) => crc ^ place_context(number, offset),
+        None => crc,
+    }
+}
+
+/// The 32 bits a block's place adds to its checksum: the low half of the XXH3-64 hash
+/// of the file number and the offset, both u64 LE.
+fn place_context(number: u64, offset: u64) -> u32 {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&number.to_le_bytes());
+    bytes[8..].copy_from_slice(&offset.to_le_bytes());
+    // Truncation intended: the context is 32 bits, as the checksum it mixes with.
+    xxhash_rust::xxh3::xxh3_64(&bytes) as u32
 }
 
 /// The fixed-size footer.
@@ -68,10 +88,28 @@ pub(crate) struct Footer {
     pub filter: BlockHandle,
     pub properties: BlockHandle,
     pub index: BlockHandle,
+    /// The table's file number, which its block checksums depend on; `None` in a
+    /// version 1 table, whose checksums depend on nothing but the block.
+    pub number: Option<u64>,
 }
 
 impl Footer {
-    pub(crate) fn encode(&self) -> [u8; FOOTER_LEN] {
+    /// The bytes a footer takes in a table of its version.
+    pub(crate) fn len(&self) -> usize {
+        if self.number.is_some() {
+            FOOTER_LEN
+        } else {
+            V1_FOOTER_LEN
+        }
+    }
+
+    /// The place of the block at `offset` as its checksum covers it.
+    pub(crate) fn place(&self, offset: u64) -> Option<(u64, u64)> {
+        self.number.map(|n| (n, offset))
+    }
+
+    /// Encodes a version 2 footer for the table numbered `number`.
+    pub(crate) fn encode(&self, number: u64) -> [u8; FOOTER_LEN] {
         let mut out = [0u8; FOOTER_LEN];
         let fields = [
             self.filter.offset,
@@ -84,26 +122,32 @@ impl Footer {
         for (i, v) in fields.iter().enumerate() {
             out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
         }
-        out[48..52].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        let crc = crc32c::crc32c(&out[..52]);
-        out[52..56].copy_from_slice(&crc.to_le_bytes());
-        out[56..64].copy_from_slice(&TABLE_MAGIC.to_le_bytes());
+        out[48..56].copy_from_slice(&number.to_le_bytes());
+        out[56..60].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let crc = crc32c::crc32c(&out[..60]);
+        out[60..64].copy_from_slice(&crc.to_le_bytes());
+        out[64..72].copy_from_slice(&TABLE_MAGIC.to_le_bytes());
         out
     }
 
-    /// Decodes a footer; `Err` says what is wrong.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, String> {
-        if bytes.len() != FOOTER_LEN {
+    /// Decodes the footer at the end of `tail`, the last [`FOOTER_LEN`] bytes of a
+    /// table, or all of it when the table is shorter; `Err` says what is wrong.
+    ///
+    /// Both versions end the same way: the version (u32), the checksum of the footer
+    /// bytes before it (u32) and the magic (u64). The version says where the footer
+    /// starts: 64 bytes from the end for version 1, 72 for version 2.
+    pub(crate) fn decode(tail: &[u8]) -> Result<Self, String> {
+        let Some(end) = tail
+            .len()
+            .checked_sub(16)
+            .filter(|_| tail.len() >= V1_FOOTER_LEN)
+        else {
             return Err(format!(
-                "footer is {} bytes, expected {FOOTER_LEN}",
-                bytes.len()
+                "footer is {} bytes, expected at least {V1_FOOTER_LEN}",
+                tail.len()
             ));
-        }
-        let mut cursor = bytes;
-        let mut fields = [0u64; 6];
-        for f in &mut fields {
-            *f = get_u64(&mut cursor).ok_or("short footer")?;
-        }
+        };
+        let mut cursor = &tail[end..];
         let version = get_u32(&mut cursor).ok_or("short footer")?;
         let crc = get_u32(&mut cursor).ok_or("short footer")?;
         let magic = get_u64(&mut cursor).ok_or("short footer")?;
@@ -112,15 +156,38 @@ impl Footer {
                 "bad magic {magic:#018x}, expected {TABLE_MAGIC:#018x}"
             ));
         }
-        let actual = crc32c::crc32c(&bytes[..52]);
+        // A version that is neither is checked as the shorter footer, so that damage to
+        // the version itself reads as a checksum mismatch.
+        let len = if version == FORMAT_VERSION {
+            FOOTER_LEN
+        } else {
+            V1_FOOTER_LEN
+        };
+        let Some(start) = tail.len().checked_sub(len) else {
+            return Err(format!(
+                "table of {} bytes is too short for a version {version} footer",
+                tail.len()
+            ));
+        };
+        let actual = crc32c::crc32c(&tail[start..end + 4]);
         if crc != actual {
             return Err(format!(
                 "footer checksum {actual:#010x}, expected {crc:#010x}"
             ));
         }
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != 1 {
             return Err(format!("unsupported table format version {version}"));
         }
+        let mut cursor = &tail[start..];
+        let mut fields = [0u64; 6];
+        for f in &mut fields {
+            *f = get_u64(&mut cursor).ok_or("short footer")?;
+        }
+        let number = if version == FORMAT_VERSION {
+            Some(get_u64(&mut cursor).ok_or("short footer")?)
+        } else {
+            None
+        };
         Ok(Footer {
             filter: BlockHandle {
                 offset: fields[0],
@@ -134,6 +201,7 @@ impl Footer {
                 offset: fields[4],
                 size: fields[5],
             },
+            number,
         })
     }
 }

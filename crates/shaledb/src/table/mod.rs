@@ -27,6 +27,7 @@ mod restart_prefixes;
 pub(crate) use block::{Block, BlockIter};
 pub(crate) use bloom::{key_hash, BloomFilter};
 pub(crate) use builder::{TableBuilder, TableSummary};
+pub(crate) use format::block_crc;
 pub(crate) use iter::TableIterator;
 pub(crate) use reader::TableReader;
 

@@ -24,6 +24,7 @@ pub(crate) struct TableReader {
     path: Arc<PathBuf>,
     number: u64,
     file_size: u64,
+    footer: Footer,
     index: Arc<Block>,
     filter: Option<Arc<[u8]>>,
     properties: TableProperties,
@@ -31,12 +32,33 @@ pub(crate) struct TableReader {
 }
 
 impl TableReader {
-    /// Opens a table of `file_size` bytes, verifying the footer, index, filter and
-    /// properties.
+    /// Opens table number `number`, of `file_size` bytes, verifying the footer, index,
+    /// filter and properties. A table whose footer names another number is damaged (a
+    /// table file copied over this one, say).
     pub(crate) fn open(
         file: Arc<dyn RandomAccessFile>,
         path: PathBuf,
         number: u64,
+        file_size: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Self> {
+        Self::open_as(file, path, Some(number), file_size, cache)
+    }
+
+    /// Opens a table file of any name as the table its footer says it is, uncached (for
+    /// tools that read a single file).
+    pub(crate) fn open_unnamed(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        file_size: u64,
+    ) -> Result<Self> {
+        Self::open_as(file, path, None, file_size, None)
+    }
+
+    fn open_as(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        expected: Option<u64>,
         file_size: u64,
         cache: Option<Arc<BlockCache>>,
     ) -> Result<Self> {
@@ -56,15 +78,30 @@ impl TableReader {
                 format!("table of {file_size} bytes has no footer"),
             ));
         }
-        let footer_at = file_size - FOOTER_LEN as u64;
-        let mut footer_bytes = [0u8; FOOTER_LEN];
-        file.read_exact_at(&mut footer_bytes, footer_at)?;
-        let footer = Footer::decode(&footer_bytes).map_err(|d| corrupt(footer_at, d))?;
+        let tail_len = file_size.min(FOOTER_LEN as u64);
+        let tail_at = file_size - tail_len;
+        let mut tail = [0u8; FOOTER_LEN];
+        // `tail_len` is at most FOOTER_LEN, so the cast cannot truncate.
+        let tail = &mut tail[..tail_len as usize];
+        file.read_exact_at(tail, tail_at)?;
+        let footer = Footer::decode(tail).map_err(|d| corrupt(tail_at, d))?;
+        let footer_at = file_size - footer.len() as u64;
+        let number = match (expected, footer.number) {
+            (Some(expected), Some(named)) if named != expected => {
+                return Err(corrupt(
+                    footer_at,
+                    format!("the footer names table {named}, not {expected}"),
+                ));
+            }
+            (Some(expected), _) => expected,
+            (None, named) => named.unwrap_or(0),
+        };
         let mut reader = TableReader {
             file,
             path: Arc::clone(&path),
             number,
             file_size,
+            footer,
             index: Arc::new(Block::new(vec![0, 0, 0, 0, 1, 0, 0, 0]).map_err(|d| corrupt(0, d))?),
             filter: None,
             properties: TableProperties::default(),
@@ -135,7 +172,7 @@ impl TableReader {
 
     /// Where the blocks end and the footer starts.
     pub(crate) fn data_end(&self) -> u64 {
-        self.file_size - FOOTER_LEN as u64
+        self.file_size - self.footer.len() as u64
     }
 
     /// Reads `buf.len()` bytes of the file at `offset`.
@@ -149,7 +186,7 @@ impl TableReader {
         let (stored, trailer) = stored.split_at(stored.len() - BLOCK_TRAILER_LEN);
         let kind = trailer[0];
         let expected = u32::from_le_bytes([trailer[1], trailer[2], trailer[3], trailer[4]]);
-        let actual = block_crc(stored, kind);
+        let actual = block_crc(stored, kind, self.footer.place(offset));
         if expected != actual {
             return Err(Error::corruption(
                 self.path.as_ref().clone(),

@@ -83,12 +83,10 @@ pub fn dump_table(path: &Path) -> Result<TableDump> {
     let fs = RealFileSystem;
     let file = fs.open(path)?;
     let file_size = file.size()?;
-    let table = Arc::new(TableReader::open(
+    let table = Arc::new(TableReader::open_unnamed(
         file,
         path.to_path_buf(),
-        0,
         file_size,
-        None,
     )?);
     let mut blocks = Vec::new();
     let mut entries = Vec::new();

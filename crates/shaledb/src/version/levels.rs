@@ -233,7 +233,7 @@ mod tests {
         let file = RealFileSystem
             .create(&filename::table_path(dir, number))
             .unwrap();
-        let mut builder = TableBuilder::new(file, 4096, Compression::None, 10);
+        let mut builder = TableBuilder::new(file, number, 4096, Compression::None, 10);
         for (key, seq, value) in entries {
             builder
                 .add(

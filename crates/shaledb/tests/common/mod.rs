@@ -34,13 +34,18 @@ pub type BoxIter<'a> = Box<dyn DoubleEndedIterator<Item = shaledb::Result<Entry>
 
 /// The newest (highest-numbered) write-ahead log in the database directory `dir`.
 pub fn newest_log(dir: &Path) -> std::path::PathBuf {
-    let mut logs: Vec<_> = fs::read_dir(dir)
+    files_with_extension(dir, "log").pop().expect("a log")
+}
+
+/// The files in `dir` whose names end in `.ext`, sorted.
+pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
         .collect();
-    logs.sort();
-    logs.pop().expect("a log")
+    files.sort();
+    files
 }
 
 /// Recursively copies the directory `src` to `dst` (created when missing).
