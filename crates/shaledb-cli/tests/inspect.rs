@@ -35,6 +35,7 @@ fn stats_prints_the_report_and_numeric_properties() {
     let text = stdout_of(out.get_output());
     for name in [
         "shaledb.total-sst-size: ",
+        "shaledb.live-sst-size: ",
         "shaledb.estimate-num-keys: ",
         "shaledb.live-data-size: ",
         "shaledb.num-files-at-level0: ",

@@ -8,8 +8,9 @@ use crate::error::CliError;
 use crate::open::{close, open_read_only};
 
 /// Numeric properties printed after the report.
-const PROPERTIES: [&str; 10] = [
+const PROPERTIES: [&str; 11] = [
     "shaledb.total-sst-size",
+    "shaledb.live-sst-size",
     "shaledb.estimate-num-keys",
     "shaledb.live-data-size",
     "shaledb.num-files-at-level0",

@@ -263,7 +263,8 @@ impl DbCore {
         let stats = &self.stats;
         let value = match name {
             "shaledb.stats" => return Some(self.stats_report()),
-            "shaledb.total-sst-size" => version.total_bytes(),
+            "shaledb.total-sst-size" => self.versions.lock().live_table_bytes(),
+            "shaledb.live-sst-size" => version.total_bytes(),
             "shaledb.estimate-num-keys" => self.estimate_num_keys(),
             "shaledb.live-data-size" => self.live_data_size(),
             "shaledb.num-immutable-mem-table" => self.current_super_version().imms.len() as u64,
@@ -310,13 +311,18 @@ impl Db {
     /// `shaledb.stats` is a human-readable report (levels table, write amplification,
     /// stalls). Numeric properties are plain decimal numbers:
     /// `shaledb.num-files-at-level<N>`, `shaledb.total-sst-size`,
-    /// `shaledb.estimate-num-keys`, `shaledb.live-data-size`,
+    /// `shaledb.live-sst-size`, `shaledb.estimate-num-keys`, `shaledb.live-data-size`,
     /// `shaledb.num-immutable-mem-table`, `shaledb.cur-size-active-mem-table`,
     /// `shaledb.block-cache-usage`, `shaledb.last-sequence`, `shaledb.bytes-written`
     /// (table bytes written by flushes and compactions), `shaledb.user-bytes-written`,
     /// `shaledb.flush-bytes`, `shaledb.wal-mapped-bytes` (log bytes stored through a
     /// memory map, which `write(2)` accounting such as `/proc/self/io` does not see),
     /// `shaledb.stall-micros`, `shaledb.stall-count`, `shaledb.num-files-total`.
+    ///
+    /// As RocksDB's `total-sst-files-size` and `live-sst-files-size`,
+    /// `shaledb.total-sst-size` counts the tables of every version still in use (an
+    /// iterator keeps the inputs of a later compaction on disk until it is dropped),
+    /// and `shaledb.live-sst-size` only those of the current version.
     ///
     /// `shaledb.estimate-num-keys` is, as RocksDB's, the entries of the memtables and
     /// tables less twice their tombstones: exact after a full compaction, and an

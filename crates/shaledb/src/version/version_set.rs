@@ -283,11 +283,26 @@ impl VersionSet {
     /// Numbers of every table in the current version and in any older version still
     /// in use by a reader.
     pub(crate) fn live_tables(&mut self) -> std::collections::HashSet<u64> {
+        self.live_table_sizes().into_keys().collect()
+    }
+
+    /// Bytes of every table in the current version and in any older version still in
+    /// use by a reader (an iterator or snapshot read that began before a compaction
+    /// keeps its inputs on disk), each table counted once.
+    pub(crate) fn live_table_bytes(&mut self) -> u64 {
+        self.live_table_sizes().into_values().sum()
+    }
+
+    /// The size of every table `live_tables` names, by number.
+    fn live_table_sizes(&mut self) -> std::collections::HashMap<u64, u64> {
         self.older.retain(|w| w.strong_count() > 0);
-        let mut live: std::collections::HashSet<u64> =
-            self.current.all_files().map(|(_, f)| f.number).collect();
+        let mut live: std::collections::HashMap<u64, u64> = self
+            .current
+            .all_files()
+            .map(|(_, f)| (f.number, f.file_size))
+            .collect();
         for v in self.older.iter().filter_map(Weak::upgrade) {
-            live.extend(v.all_files().map(|(_, f)| f.number));
+            live.extend(v.all_files().map(|(_, f)| (f.number, f.file_size)));
         }
         live
     }
