@@ -222,7 +222,7 @@ impl TableBuilder {
             index,
             number: Some(self.number),
         };
-        self.file.append(&footer.encode(self.number))?;
+        self.file.append(&footer.encode())?;
         self.offset += super::format::FOOTER_LEN as u64;
         self.file.sync()?;
         Ok(TableSummary {

@@ -1,6 +1,6 @@
 //! Block handles, block trailers, compression framing and the footer.
 
-use crate::coding::{get_u32, get_u64, get_varint, put_varint};
+use crate::coding::{get_varint, put_varint};
 use crate::options::Compression;
 
 /// Magic number at the very end of every table file ("ShaleSST" in ASCII, LE).
@@ -10,8 +10,8 @@ pub(crate) const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"ShaleSST");
 pub(crate) const FORMAT_VERSION: u32 = 2;
 /// Size of the footer this code writes (version 2).
 pub(crate) const FOOTER_LEN: usize = 72;
-/// Size of a version 1 footer, which has no file number.
-const V1_FOOTER_LEN: usize = 64;
+/// Size of a version 1 footer, which has no file number: the smallest a table can be.
+pub(crate) const V1_FOOTER_LEN: usize = 64;
 /// Size of the trailer after each block: compression type + CRC32C.
 pub(crate) const BLOCK_TRAILER_LEN: usize = 5;
 /// A compressed block may claim at most this many times its stored size once
@@ -108,8 +108,10 @@ impl Footer {
         self.number.map(|n| (n, offset))
     }
 
-    /// Encodes a version 2 footer for the table numbered `number`.
-    pub(crate) fn encode(&self, number: u64) -> [u8; FOOTER_LEN] {
+    /// Encodes the footer as version 2, the only version this code writes; `number`
+    /// must be set.
+    pub(crate) fn encode(&self) -> [u8; FOOTER_LEN] {
+        debug_assert!(self.number.is_some(), "a version 2 footer names its table");
         let mut out = [0u8; FOOTER_LEN];
         let fields = [
             self.filter.offset,
@@ -118,11 +120,11 @@ impl Footer {
             self.properties.size,
             self.index.offset,
             self.index.size,
+            self.number.unwrap_or_default(),
         ];
         for (i, v) in fields.iter().enumerate() {
             out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
         }
-        out[48..56].copy_from_slice(&number.to_le_bytes());
         out[56..60].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         let crc = crc32c::crc32c(&out[..60]);
         out[60..64].copy_from_slice(&crc.to_le_bytes());
@@ -131,77 +133,71 @@ impl Footer {
     }
 
     /// Decodes the footer at the end of `tail`, the last [`FOOTER_LEN`] bytes of a
-    /// table, or all of it when the table is shorter; `Err` says what is wrong.
+    /// table, or all of it when the table is shorter. `Err` says what is wrong, and
+    /// where in `tail` the footer it judged starts.
     ///
     /// Both versions end the same way: the version (u32), the checksum of the footer
     /// bytes before it (u32) and the magic (u64). The version says where the footer
     /// starts: 64 bytes from the end for version 1, 72 for version 2.
-    pub(crate) fn decode(tail: &[u8]) -> Result<Self, String> {
-        let Some(end) = tail
-            .len()
-            .checked_sub(16)
-            .filter(|_| tail.len() >= V1_FOOTER_LEN)
-        else {
-            return Err(format!(
+    pub(crate) fn decode(tail: &[u8]) -> Result<Self, (usize, String)> {
+        if tail.len() < V1_FOOTER_LEN {
+            let detail = format!(
                 "footer is {} bytes, expected at least {V1_FOOTER_LEN}",
                 tail.len()
-            ));
-        };
-        let mut cursor = &tail[end..];
-        let version = get_u32(&mut cursor).ok_or("short footer")?;
-        let crc = get_u32(&mut cursor).ok_or("short footer")?;
-        let magic = get_u64(&mut cursor).ok_or("short footer")?;
-        if magic != TABLE_MAGIC {
-            return Err(format!(
-                "bad magic {magic:#018x}, expected {TABLE_MAGIC:#018x}"
-            ));
+            );
+            return Err((0, detail));
         }
-        // A version that is neither is checked as the shorter footer, so that damage to
+        let word =
+            |at: usize| u32::from_le_bytes([tail[at], tail[at + 1], tail[at + 2], tail[at + 3]]);
+        let end = tail.len() - 16;
+        let (version, crc) = (word(end), word(end + 4));
+        let mut magic = [0u8; 8];
+        magic.copy_from_slice(&tail[end + 8..]);
+        let magic = u64::from_le_bytes(magic);
+        // A version that is neither is judged as the shorter footer, so that damage to
         // the version itself reads as a checksum mismatch.
-        let len = if version == FORMAT_VERSION {
+        let len = if version == FORMAT_VERSION && tail.len() >= FOOTER_LEN {
             FOOTER_LEN
         } else {
             V1_FOOTER_LEN
         };
-        let Some(start) = tail.len().checked_sub(len) else {
-            return Err(format!(
-                "table of {} bytes is too short for a version {version} footer",
-                tail.len()
-            ));
-        };
+        let start = tail.len() - len;
+        if magic != TABLE_MAGIC {
+            let detail = format!("bad magic {magic:#018x}, expected {TABLE_MAGIC:#018x}");
+            return Err((start, detail));
+        }
         let actual = crc32c::crc32c(&tail[start..end + 4]);
         if crc != actual {
-            return Err(format!(
-                "footer checksum {actual:#010x}, expected {crc:#010x}"
-            ));
+            let detail = format!("footer checksum {actual:#010x}, expected {crc:#010x}");
+            return Err((start, detail));
         }
         if version != FORMAT_VERSION && version != 1 {
-            return Err(format!("unsupported table format version {version}"));
+            let detail = format!("unsupported table format version {version}");
+            return Err((start, detail));
         }
-        let mut cursor = &tail[start..];
-        let mut fields = [0u64; 6];
-        for f in &mut fields {
-            *f = get_u64(&mut cursor).ok_or("short footer")?;
+        if version == FORMAT_VERSION && len != FOOTER_LEN {
+            let detail = format!("table of {} bytes is too short for its footer", tail.len());
+            return Err((start, detail));
         }
-        let number = if version == FORMAT_VERSION {
-            Some(get_u64(&mut cursor).ok_or("short footer")?)
-        } else {
-            None
+        let field = |i: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&tail[start + i * 8..start + i * 8 + 8]);
+            u64::from_le_bytes(bytes)
         };
         Ok(Footer {
             filter: BlockHandle {
-                offset: fields[0],
-                size: fields[1],
+                offset: field(0),
+                size: field(1),
             },
             properties: BlockHandle {
-                offset: fields[2],
-                size: fields[3],
+                offset: field(2),
+                size: field(3),
             },
             index: BlockHandle {
-                offset: fields[4],
-                size: fields[5],
+                offset: field(4),
+                size: field(5),
             },
-            number,
+            number: (len == FOOTER_LEN).then(|| field(6)),
         })
     }
 }
@@ -277,5 +273,61 @@ mod tests {
         // The same claim is within Zstd's (looser) bound, and fails on its content.
         let err = decompress(&forged, 2).unwrap_err();
         assert!(!err.contains("claims"), "{err}");
+    }
+
+    fn handles() -> (BlockHandle, BlockHandle, BlockHandle) {
+        let h = |offset, size| BlockHandle { offset, size };
+        (h(100, 20), h(125, 30), h(160, 40))
+    }
+
+    /// A version 1 footer as tables up to 1860f16 wrote it (docs/table.md, "Version 1").
+    fn v1_footer() -> Vec<u8> {
+        let (filter, properties, index) = handles();
+        let mut out = Vec::new();
+        for v in [
+            filter.offset,
+            filter.size,
+            properties.offset,
+            properties.size,
+        ] {
+            out.extend_from_slice(&u64::to_le_bytes(v));
+        }
+        for v in [index.offset, index.size] {
+            out.extend_from_slice(&u64::to_le_bytes(v));
+        }
+        out.extend_from_slice(&1u32.to_le_bytes());
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&TABLE_MAGIC.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn both_footer_versions_decode_and_errors_point_at_the_footer_read() {
+        let (filter, properties, index) = handles();
+        let v2 = Footer {
+            filter,
+            properties,
+            index,
+            number: Some(42),
+        };
+        assert_eq!(Footer::decode(&v2.encode()), Ok(v2));
+        // Preceded by other bytes, as in the last 72 bytes of a version 1 table.
+        let mut tail = vec![9u8; 8];
+        tail.extend(v1_footer());
+        let v1 = Footer::decode(&tail).unwrap();
+        assert_eq!((v1.number, v1.index, v1.len()), (None, index, 64));
+        // Damage is reported where the footer judged starts: 8 bytes in for version 1.
+        tail[20] ^= 1;
+        assert!(matches!(Footer::decode(&tail), Err((8, e)) if e.contains("checksum")));
+        let mut bad = v2.encode();
+        bad[50] ^= 1; // the file number
+        assert!(matches!(Footer::decode(&bad), Err((0, e)) if e.contains("checksum")));
+        bad[50] ^= 1;
+        bad[56] = 3; // the version
+        assert!(matches!(Footer::decode(&bad), Err((8, e)) if e.contains("checksum")));
+        // A table as short as a version 1 footer decodes; shorter is an error.
+        assert!(Footer::decode(&v1_footer()).is_ok());
+        assert!(Footer::decode(&v1_footer()[1..]).is_err());
     }
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use super::block::{Block, BlockIter};
 use super::bloom::BloomFilter;
-use super::format::{block_crc, decompress, BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN};
+use super::format::{
+    block_crc, decompress, BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN, V1_FOOTER_LEN,
+};
 use super::properties::TableProperties;
 use super::TableIterator;
 use crate::cache::BlockCache;
@@ -72,7 +74,7 @@ impl TableReader {
                 format!("table is {actual_size} bytes, the manifest says {file_size}"),
             ));
         }
-        if file_size < FOOTER_LEN as u64 {
+        if file_size < V1_FOOTER_LEN as u64 {
             return Err(corrupt(
                 0,
                 format!("table of {file_size} bytes has no footer"),
@@ -84,7 +86,7 @@ impl TableReader {
         // `tail_len` is at most FOOTER_LEN, so the cast cannot truncate.
         let tail = &mut tail[..tail_len as usize];
         file.read_exact_at(tail, tail_at)?;
-        let footer = Footer::decode(tail).map_err(|d| corrupt(tail_at, d))?;
+        let footer = Footer::decode(tail).map_err(|(at, d)| corrupt(tail_at + at as u64, d))?;
         let footer_at = file_size - footer.len() as u64;
         let number = match (expected, footer.number) {
             (Some(expected), Some(named)) if named != expected => {
