@@ -239,6 +239,40 @@ fn dump_rejects_other_files_and_missing_ones() {
         .stderr(predicate::str::contains("No such file"));
 }
 
+#[test]
+fn a_fifo_in_place_of_a_database_file_is_an_error_not_a_hang() {
+    let _serial = serial();
+    let (_dir, db) = table_db();
+    let make_fifo = |path: &std::path::Path| {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let fifo_table = db.join("999999.sst");
+    make_fifo(&fifo_table);
+    shaledb()
+        .arg("dump")
+        .arg(&fifo_table)
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("999999.sst: not a regular file"));
+    std::fs::remove_file(&fifo_table).unwrap();
+    make_fifo(&db.join("999999.log"));
+    for args in [&["get", "key00001"][..], &["put", "k", "v"], &["check"]] {
+        shaledb()
+            .arg(args[0])
+            .arg(&db)
+            .args(&args[1..])
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("999999.log: not a regular file"));
+    }
+}
+
 /// Flips bytes in the middle of the first data block of every table.
 fn corrupt_tables(db: &std::path::Path) {
     for table in files_ending(db, ".sst") {

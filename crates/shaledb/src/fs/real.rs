@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -147,26 +147,58 @@ impl Drop for RealLock {
     }
 }
 
+/// Opens `path` with `options`, which must name a regular file if it exists.
+///
+/// Anything else under a database file's name is refused with `InvalidInput`, "not a
+/// regular file": opening a FIFO waits for a process at its other end, and a device
+/// such as `/dev/zero` never ends, so either would hang a database open (or fill
+/// memory) instead of failing it. The open itself is non-blocking for the same reason
+/// (a FIFO put in place between the check and the open fails it with `ENXIO` or is
+/// refused after it), and the file is made blocking again once it is known to be
+/// regular.
+fn open_regular(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    let not_regular = || {
+        at(path)(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => return Err(not_regular()),
+        _ => {}
+    }
+    let nonblocking = rustix::fs::OFlags::NONBLOCK;
+    let file = options
+        .custom_flags(nonblocking.bits() as i32)
+        .open(path)
+        .map_err(at(path))?;
+    if !file.metadata().map_err(at(path))?.is_file() {
+        return Err(not_regular());
+    }
+    let flags = rustix::fs::fcntl_getfl(&file).map_err(|e| at(path)(e.into()))?;
+    rustix::fs::fcntl_setfl(&file, flags - nonblocking).map_err(|e| at(path)(e.into()))?;
+    Ok(file)
+}
+
 impl FileSystem for RealFileSystem {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(at(path))?;
+        let file = open_regular(
+            OpenOptions::new().write(true).create(true).truncate(true),
+            path,
+        )?;
         Ok(Box::new(Named::new(RealWritable::new(file), path)))
     }
 
     fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         // Read access too: a writable shared map needs it.
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(at(path))?;
+        let file = open_regular(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true),
+            path,
+        )?;
         let mapped = file
             .try_clone()
             .and_then(super::mmap_log::create)
@@ -178,7 +210,7 @@ impl FileSystem for RealFileSystem {
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        let file = File::open(path).map_err(at(path))?;
+        let file = open_regular(OpenOptions::new().read(true), path)?;
         Ok(Arc::new(Named::new(RealRandomAccess { file }, path)))
     }
 
@@ -209,13 +241,14 @@ impl FileSystem for RealFileSystem {
     }
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(at(path))?;
+        let file = open_regular(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+            path,
+        )?;
         let canonical = path.canonicalize().map_err(at(path))?;
         let mut set = locked_paths()
             .lock()
@@ -232,10 +265,10 @@ impl FileSystem for RealFileSystem {
     }
 
     fn lock_shared(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
-        let file = match File::open(path) {
+        let file = match open_regular(OpenOptions::new().read(true), path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Box::new(NoLock)),
-            Err(e) => return Err(at(path)(e)),
+            Err(e) => return Err(e),
         };
         let canonical = path.canonicalize().map_err(at(path))?;
         let held = locked_paths()
